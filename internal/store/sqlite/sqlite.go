@@ -1,0 +1,347 @@
+// Package sqlite is cutover's embedded store: store.Store on one SQLite file
+// through modernc.org/sqlite (pure Go, no cgo).
+//
+// # Connections
+//
+// The file is in WAL mode, so readers never block the writer nor each other.
+// View runs on a pool of read-only connections. Every write (Update and the
+// lease calls) goes through one writer connection, because SQLite allows one
+// writer at a time anyway and queueing in Go is cheaper and fairer than
+// contending on the file lock with busy_timeout.
+//
+// # Group commit
+//
+// With synchronous=FULL each commit costs an fsync, which dominates the cost
+// of a small write. Concurrent writers are therefore batched: a writer
+// goroutine takes every queued request, opens one transaction, gives each
+// request its own SAVEPOINT in turn, and commits once. A request whose fn
+// fails rolls back to its savepoint only, so the batch members are as
+// isolated from each other's failures as separate transactions would be; the
+// ones that succeeded share one fsync. An Update returns nil only after the
+// commit that contains it is durable.
+//
+// fn runs on the caller's own goroutine (the transaction is handed over and
+// back), so a panic in fn unwinds the caller as usual, after its savepoint is
+// rolled back.
+//
+// # Nesting
+//
+// Calling Update (or AcquireLease, ReleaseLease) from inside an Update fn
+// would wait for the writer the fn itself is holding. It is detected on the
+// same goroutine and fails at once with ErrNestedUpdate. A nested call made
+// from another goroutine that fn waits for cannot be detected; it blocks until
+// its context ends, and the writer logs a warning while an fn holds it longer
+// than a few seconds. View inside Update works, but reads the last committed
+// state, not the fn's pending writes.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cutover/cutover/internal/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+var (
+	// ErrClosed is returned by every operation after Close.
+	ErrClosed = errors.New("sqlite: store is closed")
+	// ErrNestedUpdate is returned when a write is started from inside an
+	// Update fn on the same goroutine, which would otherwise deadlock.
+	ErrNestedUpdate = errors.New("sqlite: Update called from inside an Update function")
+	// ErrReadOnly is returned by writes attempted inside View.
+	ErrReadOnly = errors.New("sqlite: write in a read-only transaction")
+)
+
+const (
+	defaultBusyTimeout = 10 * time.Second
+	defaultMaxBatch    = 256
+	// slowFnWarning is how long one fn may hold the writer before we log,
+	// since every other writer in the process is waiting on it.
+	slowFnWarning = 5 * time.Second
+)
+
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	now         func() time.Time
+	readConns   int
+	maxBatch    int
+	busyTimeout time.Duration
+}
+
+// WithClock sets the clock used for record timestamps and lease expiry.
+// Tests inject a fake one; the default is time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
+}
+
+// WithReadConns sets the size of the read connection pool (default: the
+// larger of 4 and GOMAXPROCS).
+func WithReadConns(n int) Option {
+	return func(c *config) { c.readConns = n }
+}
+
+// WithMaxBatch caps how many Update calls share one commit (default 256).
+// 1 turns group commit off, which is only useful to measure it.
+func WithMaxBatch(n int) Option {
+	return func(c *config) { c.maxBatch = n }
+}
+
+// WithBusyTimeout sets how long a connection waits for a lock held by
+// another process on the same file (default 10s).
+func WithBusyTimeout(d time.Duration) Option {
+	return func(c *config) { c.busyTimeout = d }
+}
+
+// Stats counts the writer's work since Open.
+type Stats struct {
+	// Commits is the number of transactions committed.
+	Commits int64
+	// Writes is the number of Update (and lease) calls those commits held.
+	Writes int64
+}
+
+// DB is a store.Store on one SQLite file. It is safe for concurrent use.
+type DB struct {
+	log *slog.Logger
+	cfg config
+
+	rdb *sql.DB // read-only pool for View and Leases
+	wdb *sql.DB // exactly one connection, owned by the writer goroutine
+	w   *writerConn
+
+	readStmts sync.Map // SQL text → *sql.Stmt prepared on rdb
+
+	queue      chan *request
+	closing    chan struct{} // closed by Close: no new writes
+	writerDone chan struct{} // closed when the writer goroutine has exited
+	closeOnce  sync.Once
+	closeErr   error
+
+	// turnG is the id of the goroutine currently running an Update fn (0:
+	// none), for ErrNestedUpdate.
+	turnG atomic.Uint64
+
+	commits atomic.Int64
+	writes  atomic.Int64
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the SQLite database at path and migrates
+// it to the schema this binary knows. It fails with ErrSchemaTooNew if the
+// file was migrated further by a newer binary.
+func Open(ctx context.Context, path string, log *slog.Logger, opts ...Option) (*DB, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		// Readers and the writer are separate connections, so they must
+		// share a real file; a URI would bypass the pragmas set below.
+		return nil, fmt.Errorf("sqlite: open %q: need a plain file path", path)
+	}
+	if strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("sqlite: open %q: path must not contain '?'", path)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg := config{
+		now:         time.Now,
+		readConns:   max(4, runtime.GOMAXPROCS(0)),
+		maxBatch:    defaultMaxBatch,
+		busyTimeout: defaultBusyTimeout,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.readConns < 1 || cfg.maxBatch < 1 || cfg.now == nil {
+		return nil, fmt.Errorf("sqlite: open %q: invalid options", path)
+	}
+	log = log.With("store", "sqlite", "path", path)
+
+	db := &DB{
+		log:        log,
+		cfg:        cfg,
+		queue:      make(chan *request, cfg.maxBatch),
+		closing:    make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	if err := db.open(ctx, path); err != nil {
+		db.closeConns()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	go db.writer()
+	log.Debug("store opened", "read_conns", cfg.readConns, "max_batch", cfg.maxBatch)
+	return db, nil
+}
+
+func (db *DB) open(ctx context.Context, path string) error {
+	busy := strconv.FormatInt(db.cfg.busyTimeout.Milliseconds(), 10)
+
+	// The writer sets the journal mode first: WAL is a property of the file,
+	// and readers opened before it would take the rollback-journal path.
+	// synchronous=FULL makes every commit fsync the WAL, which is what lets
+	// Update promise durability when it returns.
+	wq := url.Values{}
+	wq.Add("_pragma", "busy_timeout("+busy+")")
+	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Add("_pragma", "synchronous(FULL)")
+	wq.Add("_pragma", "foreign_keys(ON)")
+	wdb, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	if err != nil {
+		return err
+	}
+	db.wdb = wdb
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	conn, err := wdb.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	db.w = &writerConn{conn: conn, stmts: map[string]*sql.Stmt{}}
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("read journal mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal mode is %q, want wal", mode)
+	}
+
+	migs, err := loadMigrations(migrationFiles, "migration")
+	if err != nil {
+		return err
+	}
+	if err := migrate(ctx, conn, migs, db.log, db.cfg.now().UTC()); err != nil {
+		return err
+	}
+
+	// query_only makes a write through View fail in SQLite too, not only in
+	// our Tx wrapper.
+	rq := url.Values{}
+	rq.Add("_pragma", "busy_timeout("+busy+")")
+	rq.Add("_pragma", "foreign_keys(ON)")
+	rq.Add("_pragma", "query_only(ON)")
+	rdb, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	if err != nil {
+		return err
+	}
+	db.rdb = rdb
+	// Keep read connections (and the statements prepared on them) for the
+	// life of the store instead of reopening the file under load.
+	rdb.SetMaxOpenConns(db.cfg.readConns)
+	rdb.SetMaxIdleConns(db.cfg.readConns)
+	rdb.SetConnMaxLifetime(0)
+	rdb.SetConnMaxIdleTime(0)
+	if err := rdb.PingContext(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (db *DB) now() time.Time { return db.cfg.now().UTC() }
+
+// Stats reports the writer's counters; Writes/Commits is the average batch.
+func (db *DB) Stats() Stats {
+	return Stats{Commits: db.commits.Load(), Writes: db.writes.Load()}
+}
+
+// View runs fn in a read-only transaction on one consistent snapshot.
+func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
+	if fn == nil {
+		return errors.New("sqlite: View with nil function")
+	}
+	if db.isClosed() {
+		return ErrClosed
+	}
+	stx, err := db.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		if db.isClosed() {
+			return ErrClosed
+		}
+		return fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	// Nothing to commit; rolling back just ends the snapshot.
+	defer func() { _ = stx.Rollback() }()
+	t := &tx{db: db, q: &readQuerier{ctx: ctx, tx: stx, db: db}, readOnly: true}
+	defer t.finish()
+	return fn(t)
+}
+
+// Update runs fn in a read-write transaction and returns once it is durably
+// committed (nil) or discarded (an error; fn's own error is returned as is).
+// ctx bounds the wait for the writer; once fn has run, Update reports the
+// real outcome of the commit even if ctx ends meanwhile.
+func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if fn == nil {
+		return errors.New("sqlite: Update with nil function")
+	}
+	return db.write(ctx, func(t *tx) error { return fn(t) })
+}
+
+func (db *DB) isClosed() bool {
+	select {
+	case <-db.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close stops accepting writes, lets the batch in progress finish, fails the
+// writes still queued with ErrClosed and closes the file. It is idempotent.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		close(db.closing)
+		<-db.writerDone
+		db.closeErr = db.closeConns()
+		db.log.Debug("store closed", "commits", db.commits.Load(), "writes", db.writes.Load())
+	})
+	return db.closeErr
+}
+
+func (db *DB) closeConns() error {
+	var errs []error
+	db.readStmts.Range(func(_, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		return true
+	})
+	if db.w != nil {
+		errs = append(errs, db.w.close())
+	}
+	if db.wdb != nil {
+		errs = append(errs, db.wdb.Close())
+	}
+	if db.rdb != nil {
+		errs = append(errs, db.rdb.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// goroutineID returns the runtime's id of the calling goroutine. Go hides
+// it on purpose; we need it only to turn a certain deadlock (a nested
+// Update) into an error, and read it from the header line of runtime.Stack
+// ("goroutine 123 [running]:").
+func goroutineID() uint64 {
+	var buf [32]byte
+	n := runtime.Stack(buf[:], false)
+	s := strings.TrimPrefix(string(buf[:n]), "goroutine ")
+	if i := strings.IndexByte(s, ' '); i > 0 {
+		if id, err := strconv.ParseUint(s[:i], 10, 64); err == nil {
+			return id
+		}
+	}
+	return 0
+}
