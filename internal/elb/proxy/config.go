@@ -99,6 +99,10 @@ type TargetGroup struct {
 	DeregistrationDelay time.Duration
 	// Stickiness is target-level stickiness (lb_cookie); zero disables it.
 	StickinessDuration time.Duration
+	// LoadBalancingAlgorithm is the ELBv2 attribute
+	// load_balancing.algorithm.type: "round_robin" (the default when empty)
+	// or "least_outstanding_requests".
+	LoadBalancingAlgorithm string
 }
 
 // Target is one registered endpoint.
