@@ -144,7 +144,7 @@ func ParseECS(content []byte) (*ECS, error) {
 	if resources == nil {
 		return nil, errAt(root, "Resources", "missing; an ECS AppSpec must list the AWS::ECS::Service to deploy")
 	}
-	name, props, ppath, err := resourceNode(root, resources.val, resources.path, typeECSService)
+	name, props, ppath, err := resourceNode(resources.val, resources.path, typeECSService)
 	if err != nil {
 		return nil, err
 	}

@@ -146,7 +146,7 @@ func versionNode(n *yaml.Node, path string) error {
 
 // resourceNode reads the one entry of Resources: "- LogicalName: {Type, Properties}".
 // It returns the logical name, the Type text and the Properties mapping.
-func resourceNode(root *yaml.Node, n *yaml.Node, path, wantType string) (name string, props *yaml.Node, ppath string, err error) {
+func resourceNode(n *yaml.Node, path, wantType string) (name string, props *yaml.Node, ppath string, err error) {
 	if isNull(n) {
 		return "", nil, "", errAt(n, path, "must list the %s to deploy", wantType)
 	}

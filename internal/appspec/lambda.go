@@ -139,7 +139,7 @@ func ParseLambda(content []byte) (*Lambda, error) {
 	if resources == nil {
 		return nil, errAt(root, "Resources", "missing; a Lambda AppSpec must list the AWS::Lambda::Function to deploy")
 	}
-	name, props, ppath, err := resourceNode(root, resources.val, resources.path, typeLambdaFunction)
+	name, props, ppath, err := resourceNode(resources.val, resources.path, typeLambdaFunction)
 	if err != nil {
 		return nil, err
 	}
