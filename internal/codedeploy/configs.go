@@ -121,6 +121,13 @@ func (s *Service) createDeploymentConfig(ctx context.Context, in *createDeployme
 	if err := checkConfigBody(platform, in.MinimumHealthyHosts, in.TrafficRoutingConfig, in.ZonalConfig); err != nil {
 		return nil, err
 	}
+	// Zero values the SDKs leave off the wire are stored as the 0 they mean.
+	if m := in.MinimumHealthyHosts; m != nil && m.Value == nil {
+		m.Value = ptr(int32(0))
+	}
+	if z := in.ZonalConfig; z != nil && z.MinimumHealthyHostsPerZone != nil && z.MinimumHealthyHostsPerZone.Value == nil {
+		z.MinimumHealthyHostsPerZone.Value = ptr(int32(0))
+	}
 	cfg := DeploymentConfig{DeploymentConfigInfo: DeploymentConfigInfo{
 		DeploymentConfigID:   newID(),
 		DeploymentConfigName: name,
@@ -181,9 +188,11 @@ func checkConfigBody(platform string, mhh *MinimumHealthyHosts, trc *TrafficRout
 	return checkTrafficRouting(trc)
 }
 
+// checkMinimumHealthy validates a type/value pair. An absent value is 0:
+// the SDKs model it as a plain integer and leave zero off the wire.
 func checkMinimumHealthy(typ string, value *int32, exc, what string) error {
 	if value == nil {
-		return awsproto.Errorf(exc, "The %s value is missing.", what)
+		value = ptr(int32(0))
 	}
 	switch typ {
 	case "HOST_COUNT":
