@@ -1,0 +1,456 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
+	"github.com/aws/smithy-go"
+	_ "modernc.org/sqlite"
+
+	"github.com/cutover/cutover/internal/server"
+)
+
+const (
+	region = "us-east-1"
+	target = "CodeDeploy_20141006."
+)
+
+// start runs a real server on loopback ports chosen by the kernel, with its
+// data in dir, and shuts it down when the test ends.
+func start(t *testing.T, dir string) *server.Server {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	srv, err := server.New(t.Context(), server.Config{
+		Addr:    "127.0.0.1:0",
+		TLSAddr: "127.0.0.1:0",
+		DataDir: dir,
+		Region:  region,
+		Version: "test",
+		Log:     log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return srv
+}
+
+// tlsClient trusts only the server's generated CA.
+func tlsClient(t *testing.T, caFile string) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("CA file holds no certificate")
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+type clientOpts struct {
+	endpoint   string
+	httpClient *http.Client
+	id, secret string
+	anonymous  bool
+	skew       time.Duration
+}
+
+// sdk is the real Go SDK client, without retries so a refused request
+// fails at once with the server's own error.
+func sdk(o clientOpts) *codedeploy.Client {
+	opts := codedeploy.Options{
+		Region:           region,
+		BaseEndpoint:     aws.String(o.endpoint),
+		Credentials:      credentials.NewStaticCredentialsProvider(o.id, o.secret, ""),
+		RetryMaxAttempts: 1,
+	}
+	if o.anonymous {
+		opts.Credentials = aws.AnonymousCredentials{}
+	}
+	if o.httpClient != nil {
+		opts.HTTPClient = o.httpClient
+	}
+	if o.skew != 0 {
+		opts.HTTPSignerV4 = skewSigner{v4.NewSigner(), o.skew}
+	}
+	return codedeploy.New(opts)
+}
+
+// skewSigner signs as a client whose clock is off by skew.
+type skewSigner struct {
+	s    *v4.Signer
+	skew time.Duration
+}
+
+func (k skewSigner) SignHTTP(ctx context.Context, c aws.Credentials, r *http.Request, payloadHash, service, region string, t time.Time, opts ...func(*v4.SignerOptions)) error {
+	return k.s.SignHTTP(ctx, c, r, payloadHash, service, region, t.Add(k.skew), opts...)
+}
+
+func rootClient(t *testing.T, srv *server.Server, overTLS bool) *codedeploy.Client {
+	t.Helper()
+	id, secret, _ := srv.RootCredentials()
+	o := clientOpts{endpoint: srv.Endpoint(), id: id, secret: secret}
+	if overTLS {
+		o.endpoint = srv.TLSEndpoint()
+		o.httpClient = tlsClient(t, srv.CAFile())
+	}
+	return sdk(o)
+}
+
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func TestSignedRequests(t *testing.T) {
+	// The SDK honours AWS_CA_BUNDLE only through config loading, which these
+	// clients do not use; clearing it keeps the test independent of the
+	// machine anyway.
+	t.Setenv("AWS_CA_BUNDLE", "")
+	srv := start(t, t.TempDir())
+	for _, tt := range []struct {
+		name string
+		tls  bool
+	}{{"http", false}, {"https", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			cd := rootClient(t, srv, tt.tls)
+			ctx := t.Context()
+			name := "app-" + tt.name
+			created, err := cd.CreateApplication(ctx, &codedeploy.CreateApplicationInput{ApplicationName: aws.String(name)})
+			if err != nil {
+				t.Fatalf("CreateApplication: %v", err)
+			}
+			got, err := cd.GetApplication(ctx, &codedeploy.GetApplicationInput{ApplicationName: aws.String(name)})
+			if err != nil {
+				t.Fatalf("GetApplication: %v", err)
+			}
+			if aws.ToString(got.Application.ApplicationId) != aws.ToString(created.ApplicationId) {
+				t.Errorf("application id %q, want %q", aws.ToString(got.Application.ApplicationId), aws.ToString(created.ApplicationId))
+			}
+			list, err := cd.ListApplications(ctx, &codedeploy.ListApplicationsInput{})
+			if err != nil {
+				t.Fatalf("ListApplications: %v", err)
+			}
+			found := false
+			for _, a := range list.Applications {
+				found = found || a == name
+			}
+			if !found {
+				t.Errorf("ListApplications %v lacks %s", list.Applications, name)
+			}
+		})
+	}
+}
+
+func TestAuthenticationFailures(t *testing.T) {
+	srv := start(t, t.TempDir())
+	id, secret, _ := srv.RootCredentials()
+	tests := []struct {
+		name     string
+		opts     clientOpts
+		wantCode string
+	}{
+		{"wrong secret", clientOpts{id: id, secret: secret + "x"}, "InvalidSignatureException"},
+		{"unknown key", clientOpts{id: "AKIAUNKNOWNUNKNOWN00", secret: secret}, "UnrecognizedClientException"},
+		{"no signature", clientOpts{anonymous: true}, "MissingAuthenticationTokenException"},
+		{"clock 20 minutes behind", clientOpts{id: id, secret: secret, skew: -20 * time.Minute}, "InvalidSignatureException"},
+		{"clock 20 minutes ahead", clientOpts{id: id, secret: secret, skew: 20 * time.Minute}, "InvalidSignatureException"},
+		{"clock 5 minutes off is tolerated", clientOpts{id: id, secret: secret, skew: 5 * time.Minute}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.endpoint = srv.Endpoint()
+			_, err := sdk(tt.opts).ListApplications(t.Context(), &codedeploy.ListApplicationsInput{})
+			if got := errorCode(err); got != tt.wantCode {
+				t.Errorf("error code %q (%v), want %q", got, err, tt.wantCode)
+			}
+		})
+	}
+}
+
+// rawCall sends one JSON 1.1 request and returns the status and __type.
+func rawCall(t *testing.T, c *http.Client, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Type string `json:"__type"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	json.Unmarshal(b, &body)
+	return resp.StatusCode, body.Type
+}
+
+func newJSONRequest(t *testing.T, url, op string, body []byte) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", target+op)
+	return req
+}
+
+func TestRawRequests(t *testing.T) {
+	srv := start(t, t.TempDir())
+	id, secret, _ := srv.RootCredentials()
+	creds := aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}
+	hashOf := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+	tests := []struct {
+		name       string
+		body       []byte
+		prepare    func(t *testing.T, req *http.Request, body []byte) *http.Request
+		wantStatus int
+		wantType   string
+	}{
+		{
+			name: "presigned URL",
+			body: []byte(`{}`),
+			prepare: func(t *testing.T, req *http.Request, body []byte) *http.Request {
+				u, hdr, err := v4.NewSigner().PresignHTTP(t.Context(), creds, req, hashOf(body), "codedeploy", region, time.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				pre := newJSONRequest(t, u, "ListApplications", body)
+				for k, v := range hdr {
+					pre.Header[k] = v
+				}
+				return pre
+			},
+			wantStatus: http.StatusOK,
+		},
+		{
+			name: "presigned URL with a wrong secret",
+			body: []byte(`{}`),
+			prepare: func(t *testing.T, req *http.Request, body []byte) *http.Request {
+				bad := creds
+				bad.SecretAccessKey += "x"
+				u, hdr, err := v4.NewSigner().PresignHTTP(t.Context(), bad, req, hashOf(body), "codedeploy", region, time.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				pre := newJSONRequest(t, u, "ListApplications", body)
+				for k, v := range hdr {
+					pre.Header[k] = v
+				}
+				return pre
+			},
+			wantStatus: http.StatusBadRequest,
+			wantType:   "InvalidSignatureException",
+		},
+		{
+			name: "signed with a time 20 minutes old",
+			body: []byte(`{}`),
+			prepare: func(t *testing.T, req *http.Request, body []byte) *http.Request {
+				if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, hashOf(body), "codedeploy", region, time.Now().Add(-20*time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+				return req
+			},
+			wantStatus: http.StatusBadRequest,
+			wantType:   "InvalidSignatureException",
+		},
+		{
+			name: "body over the limit",
+			body: []byte(`{"applicationName":"` + strings.Repeat("a", server.MaxJSONBody) + `"}`),
+			prepare: func(t *testing.T, req *http.Request, body []byte) *http.Request {
+				if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, hashOf(body), "codedeploy", region, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+				return req
+			},
+			wantStatus: http.StatusRequestEntityTooLarge,
+			wantType:   "SerializationException",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := tt.prepare(t, newJSONRequest(t, srv.Endpoint()+"/", "ListApplications", tt.body), tt.body)
+			status, typ := rawCall(t, http.DefaultClient, req)
+			if status != tt.wantStatus || typ != tt.wantType {
+				t.Errorf("got %d %q, want %d %q", status, typ, tt.wantStatus, tt.wantType)
+			}
+		})
+	}
+}
+
+func TestNonAWSRoutes(t *testing.T) {
+	t.Setenv("AWS_CA_BUNDLE", "")
+	srv := start(t, t.TempDir())
+	// One API call first, so the API metrics have a sample.
+	if _, err := rootClient(t, srv, false).ListApplications(t.Context(), &codedeploy.ListApplicationsInput{}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, url    string
+		client       *http.Client
+		wantStatus   int
+		wantContains []string
+	}{
+		{"healthz", srv.Endpoint() + "/healthz", http.DefaultClient, 200, []string{`"status":"ok"`, `"store"`}},
+		{"root over TLS, as the agent probes it", srv.TLSEndpoint() + "/", tlsClient(t, srv.CAFile()), 200, []string{"cutover"}},
+		{"metrics", srv.Endpoint() + "/metrics", http.DefaultClient, 200, []string{
+			`cutover_api_requests_total{operation="ListApplications",status="200"} 1`,
+			"go_goroutines",
+		}},
+		{"unknown path", srv.Endpoint() + "/nope", http.DefaultClient, 404, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := tt.client.Get(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("status %d, want %d: %s", resp.StatusCode, tt.wantStatus, b)
+			}
+			for _, s := range tt.wantContains {
+				if !strings.Contains(string(b), s) {
+					t.Errorf("body lacks %q:\n%.2000s", s, b)
+				}
+			}
+		})
+	}
+}
+
+func TestRestartKeepsKeysCertificatesAndData(t *testing.T) {
+	t.Setenv("AWS_CA_BUNDLE", "")
+	dir := t.TempDir()
+	first := start(t, dir)
+	id, secret, generated := first.RootCredentials()
+	if !generated {
+		t.Error("first start did not report a generated key pair")
+	}
+	caBefore, err := os.ReadFile(first.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rootClient(t, first, false).CreateApplication(t.Context(), &codedeploy.CreateApplicationInput{ApplicationName: aws.String("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	// The client built now trusts the first start's CA; it must still work
+	// against the second start.
+	oldCAClient := tlsClient(t, first.CAFile())
+	if err := first.Shutdown(t.Context()); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+
+	second := start(t, dir)
+	id2, secret2, generated2 := second.RootCredentials()
+	if generated2 || id2 != id || secret2 != secret {
+		t.Errorf("second start: key %s generated=%v, want the first start's %s", id2, generated2, id)
+	}
+	caAfter, err := os.ReadFile(second.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(caBefore, caAfter) {
+		t.Error("CA changed across restarts")
+	}
+	cd := sdk(clientOpts{endpoint: second.TLSEndpoint(), httpClient: oldCAClient, id: id, secret: secret})
+	if _, err := cd.GetApplication(t.Context(), &codedeploy.GetApplicationInput{ApplicationName: aws.String("kept")}); err != nil {
+		t.Errorf("application lost across restart: %v", err)
+	}
+}
+
+// TestShutdownUnderLoad shuts the server down while writes are in flight and
+// checks that the SQLite file is intact and holds every acknowledged write.
+func TestShutdownUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	srv := start(t, dir)
+	cd := rootClient(t, srv, false)
+
+	var mu sync.Mutex
+	var acked []string
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				name := fmt.Sprintf("load-%d-%d", w, i)
+				if _, err := cd.CreateApplication(context.Background(), &codedeploy.CreateApplicationInput{ApplicationName: aws.String(name)}); err != nil {
+					return // the server went away
+				}
+				mu.Lock()
+				acked = append(acked, name)
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	close(stop)
+	wg.Wait()
+	if len(acked) == 0 {
+		t.Fatal("no write was acknowledged before shutdown")
+	}
+
+	db, err := sql.Open("sqlite", filepath.Join(dir, server.DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var check string
+	if err := db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+		t.Errorf("integrity_check = %q, %v", check, err)
+	}
+	db.Close()
+
+	again := start(t, dir)
+	cd = rootClient(t, again, false)
+	for _, name := range acked {
+		if _, err := cd.GetApplication(t.Context(), &codedeploy.GetApplicationInput{ApplicationName: aws.String(name)}); err != nil {
+			t.Errorf("acknowledged application %s lost: %v", name, err)
+		}
+	}
+	t.Logf("%d applications acknowledged before shutdown, all kept", len(acked))
+}
