@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cutover/cutover/internal/server"
+)
+
+func newServerCommand() *cobra.Command {
+	cfg := server.Config{}
+	var logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the cutover server",
+		Long: "Run the cutover server: the AWS APIs over HTTP (--addr) and HTTPS (--tls-addr),\n" +
+			"state in a SQLite file under --data-dir. The first start generates a root key pair\n" +
+			"and a local certificate authority and prints how to use them.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := newLogger(logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			cfg.Log = log
+			cfg.Version = fullVersion()
+			srv, err := server.New(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			// The banner goes to stdout and the logs to stderr, so
+			// `cutover server > banner.txt` keeps the credentials apart.
+			srv.Banner(cmd.OutOrStdout())
+			return srv.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:7700", "HTTP listen address")
+	f.StringVar(&cfg.TLSAddr, "tls-addr", "127.0.0.1:7743", `HTTPS listen address ("" disables HTTPS)`)
+	f.StringVar(&cfg.DataDir, "data-dir", "./cutover-data", "directory for the database, credentials and certificates")
+	f.StringVar(&cfg.Region, "region", "us-east-1", "AWS region the server acts as")
+	f.StringVar(&cfg.AccountID, "account-id", "000000000000", "AWS account id used in ARNs")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate to serve HTTPS with (default: generated in <data-dir>/tls)")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
+	f.StringVar(&cfg.LBBind, "lb-bind", "127.0.0.1", "address the built-in load balancer binds its listeners to")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 0, "how long in-flight requests may run after SIGTERM (default 15s)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error (debug logs every request)")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+}
