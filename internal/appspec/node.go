@@ -258,13 +258,42 @@ func isZeroNumber(n *yaml.Node) bool {
 	return false
 }
 
-// suggest returns ` (did you mean "X"?)` when name matches one of names
-// except for case.
+// suggest returns ` (did you mean "X"?)` when name is one of names but for
+// case or a typo or two.
 func suggest(name string, names []string) string {
 	for _, c := range names {
-		if strings.EqualFold(c, name) && c != name {
+		if c != name && strings.EqualFold(c, name) {
+			return fmt.Sprintf(" (did you mean %q?)", c)
+		}
+	}
+	if len(name) < 4 || len(name) > 64 {
+		return ""
+	}
+	for _, c := range names {
+		if c != name && editDistance(strings.ToLower(c), strings.ToLower(name)) <= 2 {
 			return fmt.Sprintf(" (did you mean %q?)", c)
 		}
 	}
 	return ""
+}
+
+// editDistance is the Levenshtein distance of two short strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

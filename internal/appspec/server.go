@@ -43,14 +43,22 @@ type File struct {
 
 // Script is one hook script.
 type Script struct {
-	Location       string // relative to the bundle root
-	TimeoutSeconds int    // > 0; DefaultScriptTimeout when not given
+	Location string // relative to the bundle root
+	// TimeoutSeconds is the timeout the AppSpec gives, 1 to 3600, or 0 when
+	// it gives none (then the agent's default applies; see Timeout).
+	TimeoutSeconds int
 	Runas          string // "" to run as the agent's user
 	Sudo           bool
 }
 
-// Timeout is the script's timeout as a duration.
-func (s Script) Timeout() time.Duration { return time.Duration(s.TimeoutSeconds) * time.Second }
+// Timeout is how long the script may run: its timeout, or
+// DefaultScriptTimeout when the AppSpec gives none.
+func (s Script) Timeout() time.Duration {
+	if s.TimeoutSeconds == 0 {
+		return DefaultScriptTimeout * time.Second
+	}
+	return time.Duration(s.TimeoutSeconds) * time.Second
+}
 
 const (
 	// DefaultScriptTimeout is the agent's default for a script without
@@ -58,7 +66,11 @@ const (
 	DefaultScriptTimeout = 3600
 	// MaxEventSeconds bounds the timeouts of one event's scripts together:
 	// "3600 seconds (1 hour) is the maximum amount of time allowed for script
-	// execution for each deployment lifecycle event" (user guide, 'hooks').
+	// execution for each deployment lifecycle event. ... Make sure the total
+	// number of seconds specified in timeout for all scripts in each
+	// deployment lifecycle event does not exceed this limit" (user guide,
+	// 'hooks'). Only timeouts the AppSpec gives count: the guide's own
+	// example has two BeforeInstall scripts without one.
 	MaxEventSeconds = 3600
 )
 
@@ -282,8 +294,8 @@ func (s *Server) parseHooks(n *yaml.Node, path string) error {
 			}
 			total += sc.TimeoutSeconds
 			if total > MaxEventSeconds {
-				return errAt(c, indexPath(f.path, i)+".timeout", "the timeouts of %s's scripts add up to %d seconds; one lifecycle event may take at most %d (a script without timeout counts %d)",
-					f.key, total, MaxEventSeconds, DefaultScriptTimeout)
+				return errAt(c, indexPath(f.path, i)+".timeout", "the timeouts of %s's scripts add up to %d seconds; one lifecycle event may take at most %d",
+					f.key, total, MaxEventSeconds)
 			}
 			scripts = append(scripts, sc)
 		}
@@ -317,7 +329,7 @@ func (s *Server) parseScript(n *yaml.Node, path string) (Script, error) {
 	if err != nil {
 		return Script{}, err
 	}
-	sc := Script{TimeoutSeconds: DefaultScriptTimeout}
+	var sc Script
 	var haveLoc bool
 	for _, f := range fs {
 		switch f.key {
@@ -510,8 +522,10 @@ func (s *Server) Validate() error {
 			if err := checkScriptLocation(sc.Location, win); err != nil {
 				return atPath(p+".location", err)
 			}
-			if err := checkTimeout(int64(sc.TimeoutSeconds)); err != nil {
-				return atPath(p+".timeout", err)
+			if sc.TimeoutSeconds != 0 {
+				if err := checkTimeout(int64(sc.TimeoutSeconds)); err != nil {
+					return atPath(p+".timeout", err)
+				}
 			}
 			total += sc.TimeoutSeconds
 		}
