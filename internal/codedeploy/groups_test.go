@@ -141,7 +141,9 @@ func TestCreateDeploymentGroupErrors(t *testing.T) {
 			i.DeploymentConfigName = aws.String("CodeDeployDefault.LambdaAllAtOnce")
 		}), "InvalidDeploymentConfigNameException"},
 		{"ec2 tag type", server(func(i *cd.CreateDeploymentGroupInput) { i.Ec2TagFilters = []types.EC2TagFilter{tf("k", "v", "SOME")} }), "InvalidEC2TagException"},
-		{"ec2 key only without key", server(func(i *cd.CreateDeploymentGroupInput) { i.Ec2TagFilters = []types.EC2TagFilter{tf("", "v", "KEY_ONLY")} }), "InvalidEC2TagException"},
+		{"ec2 key only without key", server(func(i *cd.CreateDeploymentGroupInput) {
+			i.Ec2TagFilters = []types.EC2TagFilter{tf("", "v", "KEY_ONLY")}
+		}), "InvalidEC2TagException"},
 		{"ec2 combination", server(func(i *cd.CreateDeploymentGroupInput) {
 			i.Ec2TagFilters = []types.EC2TagFilter{tf("k", "v", "KEY_AND_VALUE")}
 			i.Ec2TagSet = &types.EC2TagSet{Ec2TagSetList: [][]types.EC2TagFilter{{tf("k", "v", "KEY_AND_VALUE")}}}
@@ -176,7 +178,9 @@ func TestCreateDeploymentGroupErrors(t *testing.T) {
 				i.AlarmConfiguration.Alarms = append(i.AlarmConfiguration.Alarms, types.Alarm{Name: aws.String(n)})
 			}
 		}), "AlarmsLimitExceededException"},
-		{"alarms enabled empty", server(func(i *cd.CreateDeploymentGroupInput) { i.AlarmConfiguration = &types.AlarmConfiguration{Enabled: true} }), "InvalidAlarmConfigException"},
+		{"alarms enabled empty", server(func(i *cd.CreateDeploymentGroupInput) {
+			i.AlarmConfiguration = &types.AlarmConfiguration{Enabled: true}
+		}), "InvalidAlarmConfigException"},
 		{"rollback event", server(func(i *cd.CreateDeploymentGroupInput) {
 			i.AutoRollbackConfiguration = &types.AutoRollbackConfiguration{Enabled: true, Events: []types.AutoRollbackEvent{"SOMETIMES"}}
 		}), "InvalidAutoRollbackConfigException"},
@@ -184,7 +188,9 @@ func TestCreateDeploymentGroupErrors(t *testing.T) {
 			i.AutoRollbackConfiguration = &types.AutoRollbackConfiguration{Enabled: true}
 		}), "InvalidAutoRollbackConfigException"},
 		{"outdated strategy", server(func(i *cd.CreateDeploymentGroupInput) { i.OutdatedInstancesStrategy = "SOMETIMES" }), "InvalidInputException"},
-		{"style enum", server(func(i *cd.CreateDeploymentGroupInput) { i.DeploymentStyle = &types.DeploymentStyle{DeploymentType: "SIDEWAYS"} }), "InvalidDeploymentStyleException"},
+		{"style enum", server(func(i *cd.CreateDeploymentGroupInput) {
+			i.DeploymentStyle = &types.DeploymentStyle{DeploymentType: "SIDEWAYS"}
+		}), "InvalidDeploymentStyleException"},
 		{"server traffic control without LB", server(func(i *cd.CreateDeploymentGroupInput) {
 			i.DeploymentStyle = &types.DeploymentStyle{DeploymentType: "IN_PLACE", DeploymentOption: "WITH_TRAFFIC_CONTROL"}
 		}), "InvalidLoadBalancerInfoException"},
@@ -219,14 +225,18 @@ func TestCreateDeploymentGroupErrors(t *testing.T) {
 			l := i.LoadBalancerInfo
 			l.TargetGroupPairInfoList = append(l.TargetGroupPairInfoList, l.TargetGroupPairInfoList[0])
 		}), "InvalidTargetGroupPairException"},
-		{"ecs no prod route", ecs(func(i *cd.CreateDeploymentGroupInput) { i.LoadBalancerInfo.TargetGroupPairInfoList[0].ProdTrafficRoute = nil }), "InvalidTargetGroupPairException"},
+		{"ecs no prod route", ecs(func(i *cd.CreateDeploymentGroupInput) {
+			i.LoadBalancerInfo.TargetGroupPairInfoList[0].ProdTrafficRoute = nil
+		}), "InvalidTargetGroupPairException"},
 		{"ecs two prod listeners", ecs(func(i *cd.CreateDeploymentGroupInput) {
 			r := i.LoadBalancerInfo.TargetGroupPairInfoList[0].ProdTrafficRoute
 			r.ListenerArns = append(r.ListenerArns, "arn:x")
 		}), "InvalidTargetGroupPairException"},
 		{"ecs no blue/green config", ecs(func(i *cd.CreateDeploymentGroupInput) { i.BlueGreenDeploymentConfiguration = nil }), "InvalidBlueGreenDeploymentConfigurationException"},
 		{"ecs service mapped twice", ecs(func(i *cd.CreateDeploymentGroupInput) { i.EcsServices[0].ServiceName = aws.String("s") }), "ECSServiceMappingLimitExceededException"},
-		{"ecs server config", ecs(func(i *cd.CreateDeploymentGroupInput) { i.DeploymentConfigName = aws.String("CodeDeployDefault.AllAtOnce") }), "InvalidDeploymentConfigNameException"},
+		{"ecs server config", ecs(func(i *cd.CreateDeploymentGroupInput) {
+			i.DeploymentConfigName = aws.String("CodeDeployDefault.AllAtOnce")
+		}), "InvalidDeploymentConfigNameException"},
 
 		{"lambda in place", &cd.CreateDeploymentGroupInput{ApplicationName: aws.String("fn"), DeploymentGroupName: aws.String("g"), ServiceRoleArn: aws.String(testRole),
 			DeploymentStyle: &types.DeploymentStyle{DeploymentType: "IN_PLACE", DeploymentOption: "WITHOUT_TRAFFIC_CONTROL"}}, "InvalidDeploymentStyleException"},
@@ -240,9 +250,9 @@ func TestCreateDeploymentGroupErrors(t *testing.T) {
 		})
 	}
 	for body, want := range map[string]string{
-		`{"deploymentGroupName":"g","serviceRoleArn":"` + testRole + `"}`:   "ApplicationNameRequiredException",
-		`{"applicationName":"web","serviceRoleArn":"` + testRole + `"}`:     "DeploymentGroupNameRequiredException",
-		`{"applicationName":"web","deploymentGroupName":"g"}`:               "RoleRequiredException",
+		`{"deploymentGroupName":"g","serviceRoleArn":"` + testRole + `"}`:         "ApplicationNameRequiredException",
+		`{"applicationName":"web","serviceRoleArn":"` + testRole + `"}`:           "DeploymentGroupNameRequiredException",
+		`{"applicationName":"web","deploymentGroupName":"g"}`:                     "RoleRequiredException",
 		`{"applicationName":"web","deploymentGroupName":"g","ec2TagFilters":"x"}`: "SerializationException",
 	} {
 		if _, typ, _ := e.raw(t, "CreateDeploymentGroup", body); typ != want {

@@ -178,3 +178,5 @@ func (e *env) unchanged(t *testing.T, before map[string]string, what string) {
 }
 
 var bg = context.Background()
+
+func asAWS(err error) *awsproto.Error { return awsproto.AsError(err) }

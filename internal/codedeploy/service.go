@@ -156,7 +156,9 @@ type empty struct{}
 
 func newID() string { return uuid.NewString() }
 
-func (s *Service) nowTime() awsproto.Time { return awsproto.NewTime(s.now().UTC().Truncate(time.Millisecond)) }
+func (s *Service) nowTime() awsproto.Time {
+	return awsproto.NewTime(s.now().UTC().Truncate(time.Millisecond))
+}
 
 // getJSON reads one record and decodes it into v; it returns the record
 // (for its version) or store.ErrNotFound.

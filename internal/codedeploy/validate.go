@@ -136,7 +136,7 @@ func (s *Service) applicationArn(app string) string { return s.arnPrefix() + "ap
 func (s *Service) groupArn(app, group string) string {
 	return s.arnPrefix() + "deploymentgroup:" + app + "/" + group
 }
-func (s *Service) configArn(name string) string { return s.arnPrefix() + "deploymentconfig:" + name }
+func (s *Service) configArn(name string) string   { return s.arnPrefix() + "deploymentconfig:" + name }
 func (s *Service) instanceArn(name string) string { return s.arnPrefix() + "instance/" + name }
 
 // roleArnRe is an IAM role ARN in any partition.
