@@ -30,13 +30,13 @@ type Principal struct {
 type AuthFailure int
 
 const (
-	AuthMissing          AuthFailure = iota // no Authorization header or presigned query
-	AuthIncomplete                          // malformed Authorization header or query parameters
-	AuthUnknownKey                          // the access key is not known
-	AuthBadSignature                        // the signature does not match
-	AuthExpired                             // the date is outside the allowed skew, or a presigned URL expired
-	AuthBadScope                            // wrong region or service in the credential scope
-	AuthPayloadMismatch                     // X-Amz-Content-Sha256 differs from the body's hash
+	AuthMissing         AuthFailure = iota // no Authorization header or presigned query
+	AuthIncomplete                         // malformed Authorization header or query parameters
+	AuthUnknownKey                         // the access key is not known
+	AuthBadSignature                       // the signature does not match
+	AuthExpired                            // the date is outside the allowed skew, or a presigned URL expired
+	AuthBadScope                           // wrong region or service in the credential scope
+	AuthPayloadMismatch                    // X-Amz-Content-Sha256 differs from the body's hash
 )
 
 // AuthError is returned by a Verifier.
@@ -167,7 +167,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if name == "" {
-		svc.Protocol.WriteError(w, r, svc.Protocol.AuthError(AuthMissing, "Missing Authentication Token"))
+		rt.writeUnsigned(w, r, svc)
 		return
 	}
 	if rt.byName[name] != svc {
@@ -176,6 +176,11 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Refuse a declared oversized body before reading any of it.
+	if svc.MaxBody > 0 && r.ContentLength > svc.MaxBody {
+		svc.Protocol.WriteError(w, r, svc.Protocol.TooLarge(svc.MaxBody))
+		return
+	}
 	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
 	if svc.MaxBody > 0 {
 		body, err := io.ReadAll(io.LimitReader(r.Body, svc.MaxBody+1))
@@ -216,4 +221,19 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	svc.Handler.ServeHTTP(w, r.WithContext(context.WithValue(ctx, principalKey, p)))
+}
+
+// writeUnsigned answers a request whose signature could not be read: a
+// request that tried to sign gets the verifier's account of what is wrong
+// with it (IncompleteSignature...), one that did not gets MissingAuthentication.
+func (rt *Router) writeUnsigned(w http.ResponseWriter, r *http.Request, svc *Service) {
+	if r.Header.Get("Authorization") != "" || r.URL.Query().Get("X-Amz-Credential") != "" {
+		_, err := rt.verifier.Verify(r, "")
+		var ae *AuthError
+		if errors.As(err, &ae) {
+			svc.Protocol.WriteError(w, r, svc.Protocol.AuthError(ae.Failure, ae.Message))
+			return
+		}
+	}
+	svc.Protocol.WriteError(w, r, svc.Protocol.AuthError(AuthMissing, "Missing Authentication Token"))
 }
