@@ -1,27 +1,25 @@
 package elb
 
 import (
-	"encoding/base64"
-	"strconv"
-	"strings"
+	"github.com/cutover/cutover/internal/awsproto"
 )
 
 const defaultPageSize = 400
 
-// page cuts one page out of items. The marker is opaque to clients: the
-// offset of the next item, tagged with the operation so that a marker from
-// one Describe call is refused by another.
-// TODO: move to awsproto.EncodeToken/DecodeToken once they land.
+// page cuts one page out of items. The Marker is an awsproto paging token
+// scoped to the operation (so a marker from one Describe call is refused by
+// another, and a tampered one is refused everywhere) carrying the offset of
+// the next item. Offsets suit ELBv2's Describe calls, which list a bounded
+// set (at most a few hundred resources) re-read on every call.
 func page[T any](op string, items []T, marker *string, pageSize *int32) ([]T, *string, error) {
+	scope := awsproto.TokenScope("elbv2." + op)
 	start := 0
 	if marker != nil && *marker != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(*marker)
-		prefix, num, ok := strings.Cut(string(raw), ":")
-		n, aerr := strconv.Atoi(num)
-		if err != nil || !ok || prefix != op || aerr != nil || n < 0 || n > len(items) {
+		var off int
+		if err := scope.Decode(*marker, &off); err != nil || off < 0 || off > len(items) {
 			return nil, nil, validationf("The marker '%s' is not valid", *marker)
 		}
-		start = n
+		start = off
 	}
 	size := defaultPageSize
 	if pageSize != nil {
@@ -30,7 +28,7 @@ func page[T any](op string, items []T, marker *string, pageSize *int32) ([]T, *s
 	end := min(start+size, len(items))
 	var next *string
 	if end < len(items) {
-		next = ptr(base64.RawURLEncoding.EncodeToString([]byte(op + ":" + strconv.Itoa(end))))
+		next = ptr(scope.Encode(end))
 	}
 	return items[start:end], next, nil
 }
