@@ -253,7 +253,8 @@ func (s *Service) listApplications(ctx context.Context, in *nextTokenInput) (*li
 // pageKeys lists one page of keys of a kind under prefix (returned without
 // the prefix), in key order, with the token for the next page.
 func (s *Service) pageKeys(ctx context.Context, kind, prefix string, token *string) ([]string, string, error) {
-	tok, err := decodeToken(token)
+	scope := kind + "/" + prefix
+	tok, err := decodeToken(scope, token)
 	if err != nil {
 		return nil, "", err
 	}
@@ -272,7 +273,7 @@ func (s *Service) pageKeys(ctx context.Context, kind, prefix string, token *stri
 	next := ""
 	if len(recs) > s.pageSize {
 		recs = recs[:s.pageSize]
-		next = encodeToken(pageToken{After: recs[len(recs)-1].Key})
+		next = encodeToken(scope, pageToken{After: recs[len(recs)-1].Key})
 	}
 	keys := make([]string, len(recs))
 	for i, r := range recs {

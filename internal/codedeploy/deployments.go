@@ -245,7 +245,7 @@ func (s *Service) listDeployments(ctx context.Context, in *listDeploymentsInput)
 	if in.ExternalID != nil && len(*in.ExternalID) > 255 {
 		return nil, awsproto.Errorf("InvalidExternalIdException", "The external ID is longer than 255 characters.")
 	}
-	if _, err := decodeToken(in.NextToken); err != nil {
+	if _, err := decodeToken("deployments", in.NextToken); err != nil {
 		return nil, err
 	}
 	if in.NextToken != nil && *in.NextToken != "" {

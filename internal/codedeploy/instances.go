@@ -240,7 +240,7 @@ func (s *Service) listOnPremisesInstances(ctx context.Context, in *listOnPremise
 			return nil, err
 		}
 	}
-	tok, err := decodeToken(in.NextToken)
+	tok, err := decodeToken("instances", in.NextToken)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +272,7 @@ func (s *Service) listOnPremisesInstances(ctx context.Context, in *listOnPremise
 			continue
 		}
 		if len(out.InstanceNames) == s.pageSize {
-			out.NextToken = encodeToken(pageToken{After: out.InstanceNames[len(out.InstanceNames)-1]})
+			out.NextToken = encodeToken("instances", pageToken{After: out.InstanceNames[len(out.InstanceNames)-1]})
 			break
 		}
 		out.InstanceNames = append(out.InstanceNames, info.InstanceName)

@@ -284,7 +284,10 @@ func (s *Service) listApplicationRevisions(ctx context.Context, in *listApplicat
 	if in.S3KeyPrefix != nil && len(*in.S3KeyPrefix) > 1024 {
 		return nil, awsproto.Errorf("InvalidKeyPrefixFilterException", "The key prefix is longer than 1024 characters.")
 	}
-	tok, err := decodeToken(in.NextToken)
+	// Pages are offsets into the filtered, sorted list, so the scope fixes
+	// the application and every filter.
+	scope := strings.Join([]string{"revisions", app, str(in.SortBy), str(in.SortOrder), str(in.S3Bucket), str(in.S3KeyPrefix), str(in.Deployed)}, "\x00")
+	tok, err := decodeToken(scope, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
@@ -358,7 +361,7 @@ func (s *Service) listApplicationRevisions(ctx context.Context, in *listApplicat
 	out := &listApplicationRevisionsOutput{Revisions: []RevisionLocation{}}
 	if len(revs) > s.pageSize {
 		revs = revs[:s.pageSize]
-		out.NextToken = encodeToken(pageToken{Offset: tok.Offset + s.pageSize})
+		out.NextToken = encodeToken(scope, pageToken{Offset: tok.Offset + s.pageSize})
 	}
 	for _, r := range revs {
 		out.Revisions = append(out.Revisions, r.Location)

@@ -1,8 +1,6 @@
 package codedeploy
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -100,27 +98,24 @@ func mergeTags(have, add []Tag) []Tag {
 	return out
 }
 
-// Paging. A nextToken is opaque to clients: base64 of a small JSON object
-// naming where the next page starts.
+// Paging. A nextToken is awsproto's signed opaque token carrying where the
+// next page starts; its scope names the listing so that a token from one
+// list (or one application) is refused by another.
 type pageToken struct {
 	After  string `json:"a,omitempty"`
 	Offset int    `json:"o,omitempty"`
 }
 
-func encodeToken(t pageToken) string {
-	b, _ := json.Marshal(t)
-	return base64.RawURLEncoding.EncodeToString(b)
+func encodeToken(scope string, t pageToken) string {
+	return awsproto.TokenScope("codedeploy/" + scope).Encode(t)
 }
 
-func decodeToken(tok *string) (pageToken, error) {
+func decodeToken(scope string, tok *string) (pageToken, error) {
 	var t pageToken
 	if tok == nil || *tok == "" {
 		return t, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(*tok)
-	if err == nil {
-		err = json.Unmarshal(b, &t)
-	}
+	err := awsproto.TokenScope("codedeploy/"+scope).Decode(*tok, &t)
 	if err != nil || t.Offset < 0 || (t.After == "" && t.Offset == 0) {
 		return pageToken{}, awsproto.Errorf("InvalidNextTokenException", "The next token %q is invalid.", *tok)
 	}
