@@ -263,6 +263,9 @@ func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 	if fn == nil {
 		return errors.New("sqlite: View with nil function")
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if db.isClosed() {
 		return ErrClosed
 	}
