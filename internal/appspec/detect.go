@@ -32,8 +32,9 @@ func (k Kind) String() string {
 // Detect tells which kind of AppSpec content is, without validating it, so
 // that a deployment of (say) a Lambda AppSpec to an ECS group can be refused
 // as a revision for another compute platform rather than with a confusing
-// parse error. The resource Type decides for ECS and Lambda; a Server AppSpec
-// is recognised by its os, files or permissions keys or a hooks mapping.
+// parse error. An os key means Server; otherwise the resource Type decides
+// for ECS and Lambda, and files or permissions keys or a hooks mapping mean
+// Server.
 func Detect(content []byte) (Kind, error) {
 	root, err := load(content)
 	if err != nil {
@@ -44,7 +45,11 @@ func Detect(content []byte) (Kind, error) {
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		switch k.Value {
-		case "os", "files", "permissions", "file_exists_behavior":
+		case "os":
+			// Only the Server AppSpec has os (and requires it), so it decides
+			// even if other keys look like another kind's.
+			return KindServer, nil
+		case "files", "permissions", "file_exists_behavior":
 			server = true
 		}
 		switch strings.ToLower(k.Value) {

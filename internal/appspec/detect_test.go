@@ -16,6 +16,7 @@ func TestDetect(t *testing.T) {
 		{"Server", serverGuide, KindServer, false},
 		{"Server without os but with hooks mapping", "version: 0.0\nhooks:\n  AfterInstall: []\n", KindServer, false},
 		{"Server minimal", "version: 0.0\nos: linux\n", KindServer, false},
+		{"os wins over Resources", "version: 0.0\nos: linux\nResources:\n  - x: {Type: AWS::ECS::Service}\n", KindServer, false},
 		{"unknown resource type", "version: 0.0\nResources:\n  - x: {Type: AWS::S3::Bucket}\n", KindUnknown, true},
 		{"only version", "version: 0.0\n", KindUnknown, true},
 		{"hooks list without resources", "version: 0.0\nHooks:\n  - BeforeInstall: f\n", KindUnknown, true},
