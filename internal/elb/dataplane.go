@@ -139,6 +139,7 @@ func (s *Service) proxyTargetGroup(ctx context.Context, tg *tgRecord) proxy.Targ
 			ptg.StickinessDuration = time.Duration(d) * time.Second
 		}
 	}
+	ptg.LoadBalancingAlgorithm = tg.Attributes[attrAlgorithm]
 	for _, t := range tg.Targets {
 		pt := proxy.Target{ID: t.Id, Port: int(deref(t.Port))}
 		if tg.TargetType == "ip" {

@@ -257,7 +257,7 @@ func TestTargetGroups(t *testing.T) {
 	for _, a := range attrs.Attributes {
 		got[*a.Key] = *a.Value
 	}
-	want := map[string]string{attrDeregistrationDelay: "300", attrStickinessEnabled: "false", attrStickinessType: "lb_cookie", attrStickinessDuration: "86400"}
+	want := map[string]string{attrDeregistrationDelay: "300", attrStickinessEnabled: "false", attrStickinessType: "lb_cookie", attrStickinessDuration: "86400", attrAlgorithm: "round_robin"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("attributes %v", got)
 	}

@@ -19,6 +19,7 @@ const (
 	attrStickinessEnabled   = "stickiness.enabled"
 	attrStickinessType      = "stickiness.type"
 	attrStickinessDuration  = "stickiness.lb_cookie.duration_seconds"
+	attrAlgorithm           = "load_balancing.algorithm.type"
 )
 
 func defaultAttributes(protocol string) map[string]string {
@@ -26,12 +27,16 @@ func defaultAttributes(protocol string) map[string]string {
 	if protocol == "TCP" {
 		stickType = "source_ip"
 	}
-	return map[string]string{
+	attrs := map[string]string{
 		attrDeregistrationDelay: "300",
 		attrStickinessEnabled:   "false",
 		attrStickinessType:      stickType,
 		attrStickinessDuration:  "86400",
 	}
+	if protocol == "HTTP" {
+		attrs[attrAlgorithm] = "round_robin"
+	}
+	return attrs
 }
 
 const maxTargets = 1000
@@ -419,6 +424,13 @@ func checkAttribute(protocol, key, value string) error {
 			return configf("Attribute '%s' is not supported for target groups with the TCP protocol", key)
 		}
 		return intIn(1, maxStickiness)
+	case attrAlgorithm:
+		if protocol != "HTTP" {
+			return configf("Attribute '%s' is not supported for target groups with the %s protocol", key, protocol)
+		}
+		if value != "round_robin" && value != "least_outstanding_requests" {
+			return validationf("The value of attribute '%s' must be 'round_robin' or 'least_outstanding_requests'", key)
+		}
 	default:
 		return validationf("Target group attribute key '%s' is not recognized", key)
 	}
