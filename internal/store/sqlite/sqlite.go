@@ -32,7 +32,8 @@
 // from another goroutine that fn waits for cannot be detected; it blocks until
 // its context ends, and the writer logs a warning while an fn holds it longer
 // than a few seconds. View inside Update works, but reads the last committed
-// state, not the fn's pending writes.
+// state, not the fn's pending writes. View inside View takes a second read
+// connection, so nesting deeper than the pool size waits for its context.
 package sqlite
 
 import (
@@ -218,6 +219,15 @@ func (db *DB) open(ctx context.Context, path string) error {
 	}
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("journal mode is %q, want wal", mode)
+	}
+	// Durability rests on this setting, so check it took rather than trust
+	// the DSN.
+	var sync int
+	if err := conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return fmt.Errorf("read synchronous: %w", err)
+	}
+	if sync != 2 { // FULL
+		return fmt.Errorf("synchronous is %d, want 2 (FULL)", sync)
 	}
 
 	migs, err := loadMigrations(migrationFiles, "migration")
