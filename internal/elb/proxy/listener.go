@@ -228,7 +228,7 @@ func redirectURL(rd *Redirect, r *http.Request, port string) string {
 	}
 	sub := func(tmpl, def string) string {
 		if tmpl == "" {
-			return def
+			tmpl = def
 		}
 		for k, v := range orig {
 			tmpl = strings.ReplaceAll(tmpl, "#{"+k+"}", v)
