@@ -85,7 +85,7 @@ type target struct {
 	pool     connPool
 
 	// guarded by g.mu
-	state, reason, desc string
+	state, reason, desc  string
 	okStreak, failStreak int
 	checkGen             int
 	stopCheck            context.CancelFunc
