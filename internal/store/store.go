@@ -6,7 +6,20 @@
 //
 // Records are opaque to the store: services keep their own JSON in Data.
 // Keys are unique within a kind; Index is one secondary key per record that
-// List can filter on (for example "application/group" on deployments).
+// List can filter on (for example "application/group" on deployments). Keys
+// and index values are compared as raw bytes (they need not be UTF-8), so a
+// backend must store them as bytes (PostgreSQL: bytea).
+//
+// Rules every implementation keeps (storetest checks them):
+//   - View is one consistent snapshot (PostgreSQL: REPEATABLE READ READ ONLY).
+//   - When an Update is not kept, the Records passed to Put come back exactly
+//     as they were (version and times restored), so a retry starts clean.
+//   - Lease epochs start at 1, stay the same on renewal by the holder and grow
+//     on every change of hands, including re-acquisition after a release. A
+//     lease is free from Expires on. ReleaseLease by another owner while the
+//     lease is fresh is ErrLeaseHeld; releasing a free or unknown lease does
+//     nothing. Leases lists leases that have an owner, expired ones included.
+//     A ttl of zero or less is refused.
 package store
 
 import (
@@ -23,6 +36,8 @@ var (
 	ErrConflict = errors.New("store: version conflict")
 	// ErrLeaseHeld: another owner holds a fresh lease.
 	ErrLeaseHeld = errors.New("store: lease held by another owner")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store: closed")
 )
 
 // Record is one stored item.

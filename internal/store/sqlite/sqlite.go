@@ -57,7 +57,7 @@ import (
 
 var (
 	// ErrClosed is returned by every operation after Close.
-	ErrClosed = errors.New("sqlite: store is closed")
+	ErrClosed = store.ErrClosed
 	// ErrNestedUpdate is returned when a write is started from inside an
 	// Update fn on the same goroutine, which would otherwise deadlock.
 	ErrNestedUpdate = errors.New("sqlite: Update called from inside an Update function")
