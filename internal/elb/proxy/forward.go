@@ -149,27 +149,28 @@ func (l *listener) forward(w http.ResponseWriter, r *http.Request, c *listenerCo
 	defer t.done()
 
 	upgrade := upgradeType(r.Header)
-	bc, resp, rt, code := l.roundTrip(r, t, upgrade)
+	h := w.Header()
+	bc, rh, rt, code := l.roundTrip(r, t, upgrade, h)
 	if code != 0 {
+		clear(h)
 		l.elbError(w, c, code)
 		return
 	}
-	fg.stats.countTarget(resp.StatusCode, rt)
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		l.upgrade(w, bc, resp, t, c)
+	fg.stats.countTarget(rh.code, rt)
+	if rh.code == http.StatusSwitchingProtocols {
+		l.upgrade(w, bc, &rh, t, c)
 		return
 	}
-	h := w.Header()
-	copyHeader(h, resp.Header)
+	body := rh.bodyReader(bc.br, r.Method)
 	if f.sticky > 0 && len(f.groups) > 1 {
 		h["Set-Cookie"] = append(h["Set-Cookie"], stickyCookie("AWSALBTG", fg.cookie, f.sticky, l.p.now()))
 	}
 	if set.sticky > 0 {
 		h["Set-Cookie"] = append(h["Set-Cookie"], stickyCookie("AWSALB", t.cookie, set.sticky, l.p.now()))
 	}
-	w.WriteHeader(resp.StatusCode)
-	complete, targetErr := copyBody(w, resp.Body, resp.ContentLength < 0)
-	if complete && !resp.Close {
+	w.WriteHeader(rh.code)
+	complete, targetErr := copyBody(w, body, rh.contentLength < 0)
+	if complete && !rh.close {
 		t.pool.put(bc, time.Now())
 	} else {
 		bc.close()
@@ -187,7 +188,7 @@ func (l *listener) forward(w http.ResponseWriter, r *http.Request, c *listenerCo
 // without a body that fails on a reused connection is retried once on a
 // new one, since the target may have closed the idle connection just as it
 // was taken from the pool.
-func (l *listener) roundTrip(r *http.Request, t *target, upgrade string) (*bconn, *http.Response, time.Duration, int) {
+func (l *listener) roundTrip(r *http.Request, t *target, upgrade string, h http.Header) (*bconn, respHead, time.Duration, int) {
 	p := l.p
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
@@ -201,44 +202,30 @@ func (l *listener) roundTrip(r *http.Request, t *target, upgrade string) (*bconn
 			if err != nil {
 				p.log.Debug("target connect failed", "target", t.addr, "err", err)
 				if isTimeout(err) {
-					return nil, nil, 0, http.StatusGatewayTimeout
+					return nil, respHead{}, 0, http.StatusGatewayTimeout
 				}
-				return nil, nil, 0, http.StatusBadGateway
+				return nil, respHead{}, 0, http.StatusBadGateway
 			}
 			bc = newBconn(c, p.targetTimeout)
 		}
 		err := writeRequest(bc.bw, r, l.portStr, upgrade)
-		var resp *http.Response
+		var rh respHead
 		if err == nil {
-			resp, err = readResponse(bc.br, r)
+			rh, err = readHead(bc.br, h)
 		}
 		if err == nil {
-			return bc, resp, time.Since(start), 0
+			return bc, rh, time.Since(start), 0
 		}
 		bc.close()
+		clear(h)
 		if reused && r.ContentLength == 0 && !isTimeout(err) && r.Context().Err() == nil {
 			continue
 		}
 		p.log.Debug("target request failed", "target", t.addr, "err", err)
 		if isTimeout(err) {
-			return nil, nil, 0, http.StatusGatewayTimeout
+			return nil, respHead{}, 0, http.StatusGatewayTimeout
 		}
-		return nil, nil, 0, http.StatusBadGateway
-	}
-}
-
-func readResponse(br *bufio.Reader, r *http.Request) (*http.Response, error) {
-	for {
-		resp, err := http.ReadResponse(br, r)
-		if err != nil {
-			return nil, err
-		}
-		// Interim responses (100 Continue, 103 Early Hints) are dropped:
-		// the client's server side already handled Expect.
-		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
-			continue
-		}
-		return resp, nil
+		return nil, respHead{}, 0, http.StatusBadGateway
 	}
 }
 
@@ -326,25 +313,6 @@ func writeRequest(bw *bufio.Writer, r *http.Request, port, upgrade string) error
 	return bw.Flush()
 }
 
-// copyHeader copies response headers except hop-by-hop ones. Value slices
-// are shared, not copied: the response is discarded afterwards.
-func copyHeader(dst, src http.Header) {
-	var connTokens []string
-	if cv := src["Connection"]; len(cv) > 0 {
-		connTokens = headerTokens(cv)
-	}
-	for k, vs := range src {
-		switch k {
-		case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
-			continue
-		}
-		if connTokens != nil && hasToken(connTokens, k) {
-			continue
-		}
-		dst[k] = vs
-	}
-}
-
 // copyBody streams the response body to the client. complete is true when
 // the body was read to its end; targetErr when the target failed mid-body.
 // Bodies of unknown length are flushed as they come, so streams (server-sent
@@ -376,7 +344,7 @@ func copyBody(w http.ResponseWriter, body io.Reader, flush bool) (complete, targ
 // upgrade completes a protocol switch (WebSocket): the client connection is
 // taken from the HTTP server and bytes are copied both ways until each side
 // has closed its half.
-func (l *listener) upgrade(w http.ResponseWriter, bc *bconn, resp *http.Response, t *target, c *listenerConfig) {
+func (l *listener) upgrade(w http.ResponseWriter, bc *bconn, rh *respHead, t *target, c *listenerConfig) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		bc.c.Close()
@@ -392,8 +360,11 @@ func (l *listener) upgrade(w http.ResponseWriter, bc *bconn, resp *http.Response
 	defer bc.c.Close()
 	c.stats.active.Add(1) // the server stops counting a hijacked connection
 	defer c.stats.active.Add(-1)
-	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
-	resp.Header.Write(brw)
+	h := w.Header()
+	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ")
+	brw.WriteString(rh.upgrade)
+	brw.WriteString("\r\n")
+	h.Write(brw)
 	brw.WriteString("\r\n")
 	if brw.Flush() != nil {
 		return
