@@ -1,0 +1,29 @@
+package elb
+
+import (
+	"context"
+
+	"github.com/cutover/cutover/internal/awsproto"
+	"github.com/cutover/cutover/internal/store"
+)
+
+// TargetGroupARNByName resolves a target group name to its ARN, for the
+// deployment engine: CodeDeploy deployment groups name their target groups
+// (targetGroupPairInfoList[].targetGroups[].name) while listeners forward
+// by ARN. An unknown name is TargetGroupNotFound, as DescribeTargetGroups
+// answers it.
+func (s *Service) TargetGroupARNByName(ctx context.Context, name string) (string, error) {
+	var arn string
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		found, err := list[tgRecord](tx, kindTG, store.ListOptions{Index: name})
+		if err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			return awsproto.Errorf("TargetGroupNotFound", "Target groups '[%s]' not found", name)
+		}
+		arn = found[0].TargetGroupArn
+		return nil
+	})
+	return arn, err
+}
