@@ -33,6 +33,11 @@ import (
 // pin before its signature is checked.
 const MaxJSONBody = 6 << 20
 
+// MaxQueryBody is the largest form a Query-protocol service (ELBv2) accepts.
+// Its requests are a few KB even with every rule condition and tag; 1 MiB
+// leaves ample room while keeping unsigned junk cheap to refuse.
+const MaxQueryBody = 1 << 20
+
 // DBFile is the SQLite file inside the data directory.
 const DBFile = "cutover.db"
 

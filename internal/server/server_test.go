@@ -25,6 +25,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/smithy-go"
 	_ "modernc.org/sqlite"
 
@@ -453,4 +454,35 @@ func TestShutdownUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d applications acknowledged before shutdown, all kept", len(acked))
+}
+
+// TestLoadBalancerAPI checks that the ELBv2 Query API is wired beside
+// CodeDeploy on the same listener and checked with the same keys.
+func TestLoadBalancerAPI(t *testing.T) {
+	srv := start(t, t.TempDir())
+	id, secret, _ := srv.RootCredentials()
+	client := func(secret string) *elbv2.Client {
+		return elbv2.New(elbv2.Options{
+			Region:           region,
+			BaseEndpoint:     aws.String(srv.Endpoint()),
+			Credentials:      credentials.NewStaticCredentialsProvider(id, secret, ""),
+			RetryMaxAttempts: 1,
+		})
+	}
+	tests := []struct {
+		name     string
+		secret   string
+		wantCode string
+	}{
+		{"signed", secret, ""},
+		{"wrong secret", secret + "x", "SignatureDoesNotMatch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := client(tt.secret).DescribeLoadBalancers(t.Context(), &elbv2.DescribeLoadBalancersInput{})
+			if got := errorCode(err); got != tt.wantCode {
+				t.Errorf("error code %q (%v), want %q", got, err, tt.wantCode)
+			}
+		})
+	}
 }

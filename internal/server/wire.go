@@ -10,6 +10,8 @@ import (
 	"github.com/cutover/cutover/internal/awsproto/sigv4"
 	"github.com/cutover/cutover/internal/codedeploy"
 	"github.com/cutover/cutover/internal/credentials"
+	"github.com/cutover/cutover/internal/elb"
+	"github.com/cutover/cutover/internal/elb/proxy"
 	"github.com/cutover/cutover/internal/store/sqlite"
 )
 
@@ -46,10 +48,25 @@ func (s *Server) openParts(ctx context.Context) error {
 	}
 	s.registerJSON(cd.JSON(), "codedeploy")
 
-	// GAP: the load balancer (internal/elb, internal/elb/proxy) is wired here
-	// once it lands: proxy.New(proxy.Options{BindAddr: s.cfg.LBBind, ...}),
-	// elb.New(elb.Config{...}).Query() registered under
-	// "elasticloadbalancing", and the proxy's Close added to s.closers.
+	// The load balancer: the proxy binds listener ports on LBBind; the ELBv2
+	// control plane re-applies the stored configuration as it starts, so
+	// listeners come back after a restart. The proxy closes before the
+	// store (closers run in reverse).
+	px := proxy.New(proxy.Options{BindAddr: s.cfg.LBBind, Log: s.log.With("component", "lb"), Now: s.cfg.Now})
+	s.closers = append(s.closers, px.Close)
+	lb, err := elb.New(elb.Config{
+		Region:    s.cfg.Region,
+		AccountID: s.cfg.AccountID,
+		Store:     db,
+		DataPlane: px,
+		Log:       s.log.With("service", "elasticloadbalancing"),
+		Now:       s.cfg.Now,
+	})
+	if err != nil {
+		return fmt.Errorf("server: starting the load balancer: %w", err)
+	}
+	lb.Query().Register(s.router, MaxQueryBody, elb.SigningName)
+	s.registry.MustRegister(px.Metrics())
 	return nil
 }
 
