@@ -71,6 +71,7 @@ type Service struct {
 	// can page through small sets.
 	pageSize int
 	json     *jsonrpc.Service
+	hooks    engineHooksBox
 }
 
 // New returns the service, storing the predefined deployment configurations
