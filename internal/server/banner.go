@@ -29,7 +29,7 @@ func (s *Server) Banner(w io.Writer) {
 		fmt.Fprintf(&b, "  export AWS_SECRET_ACCESS_KEY=%s\n", secret)
 		fmt.Fprintf(&b, "  export AWS_DEFAULT_REGION=%s\n", s.cfg.Region)
 	} else {
-		fmt.Fprintf(&b, "\n  access key:      %s   (secret in %s)\n", id, s.CredentialsFile())
+		fmt.Fprintf(&b, "\n  access key:      %s   (secret in %s)\n", id, s.keys.SecretSource())
 	}
 	fmt.Fprintf(&b, "\nThen, for example:\n\n  aws deploy list-applications --endpoint-url %s\n", s.Endpoint())
 	if tls := s.TLSEndpoint(); tls != "" && s.CAFile() != "" {

@@ -95,6 +95,7 @@ type keySource interface {
 	Generated() bool
 	RootKey() (accessKeyID, secret string)
 	Path() string
+	SecretSource() string
 }
 
 // New builds the server and binds its listeners, so that Addr and TLSAddr

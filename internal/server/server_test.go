@@ -486,3 +486,41 @@ func TestLoadBalancerAPI(t *testing.T) {
 		})
 	}
 }
+
+func TestBanner(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name        string
+		env         map[string]string
+		wantSecret  bool
+		wantContain []string
+	}{
+		{name: "first start shows the generated pair", wantSecret: true,
+			wantContain: []string{"export AWS_ACCESS_KEY_ID=", "export AWS_DEFAULT_REGION=us-east-1", "aws deploy list-applications --endpoint-url http://127.0.0.1:", "--ca-bundle " + filepath.Join(dir, "tls", "ca.pem")}},
+		{name: "later start points at the file", wantContain: []string{"secret in " + filepath.Join(dir, "credentials")}},
+		{name: "root key from the environment", env: map[string]string{"CUTOVER_ACCESS_KEY_ID": "AKIAENVENVENVENV0000", "CUTOVER_SECRET_ACCESS_KEY": "envsecret"},
+			wantContain: []string{"AKIAENVENVENVENV0000", "secret in $CUTOVER_SECRET_ACCESS_KEY"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			srv := start(t, dir)
+			var b strings.Builder
+			srv.Banner(&b)
+			_, secret, _ := srv.RootCredentials()
+			if got := strings.Contains(b.String(), secret); got != tt.wantSecret {
+				t.Errorf("banner shows the secret = %v, want %v:\n%s", got, tt.wantSecret, b.String())
+			}
+			for _, s := range tt.wantContain {
+				if !strings.Contains(b.String(), s) {
+					t.Errorf("banner lacks %q:\n%s", s, b.String())
+				}
+			}
+			if err := srv.Shutdown(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

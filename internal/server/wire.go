@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/cutover/cutover/internal/awsproto"
@@ -86,3 +87,12 @@ func (k credKeys) RootKey() (string, string) {
 	return r.AccessKeyID, r.SecretAccessKey
 }
 func (k credKeys) Path() string { return k.c.Path() }
+
+// SecretSource says where a user finds the root secret on later starts:
+// the environment variable when the root key came from there, else the file.
+func (k credKeys) SecretSource() string {
+	if id := os.Getenv(credentials.EnvAccessKeyID); id != "" && id == k.c.Root().AccessKeyID {
+		return "$" + credentials.EnvSecretAccessKey
+	}
+	return k.c.Path()
+}
