@@ -75,21 +75,37 @@ var codeDeployScript = []Step{
 	{Op: "ListTagsForResource", Body: `{"ResourceArn":"` + arnPrefix + `application:fid-app"}`},
 	{Op: "UntagResource", Body: `{"ResourceArn":"` + arnPrefix + `application:fid-app","TagKeys":["cost"]}`},
 
-	{Op: "CreateDeployment", Body: `{"applicationName":"fid-app","deploymentGroupName":"fid-group","revision":` + s3Rev + `,"description":"fidelity"}`,
+	// Server deployments run through agents; until they do, a refusal
+	// with a modelled error is accepted.
+	{Op: "CreateDeployment", Body: `{"applicationName":"fid-app","deploymentGroupName":"fid-group","revision":` + s3Rev + `,"description":"fidelity"}`, MayRefuse: true},
+
+	// The deployment operations are driven through an ECS deployment.
+	{Op: "CreateApplication", Body: `{"applicationName":"fid-ecs","computePlatform":"ECS"}`},
+	{Op: "CreateDeploymentGroup", Body: `{"applicationName":"fid-ecs","deploymentGroupName":"fid-ecs-group",
+		"serviceRoleArn":"arn:aws:iam::000000000000:role/CodeDeployRole","deploymentConfigName":"CodeDeployDefault.ECSAllAtOnce",
+		"deploymentStyle":{"deploymentType":"BLUE_GREEN","deploymentOption":"WITH_TRAFFIC_CONTROL"},
+		"ecsServices":[{"clusterName":"fid-cluster","serviceName":"fid-service"}],
+		"loadBalancerInfo":{"targetGroupPairInfoList":[{"targetGroups":[{"name":"fid-blue"},{"name":"fid-green"}],
+			"prodTrafficRoute":{"listenerArns":["arn:aws:elasticloadbalancing:us-east-1:000000000000:listener/app/fid/1/1"]}}]},
+		"blueGreenDeploymentConfiguration":{"deploymentReadyOption":{"actionOnTimeout":"CONTINUE_DEPLOYMENT"},
+			"terminateBlueInstancesOnDeploymentSuccess":{"action":"TERMINATE","terminationWaitTimeInMinutes":5}}}`},
+	{Op: "CreateDeployment", Body: `{"applicationName":"fid-ecs","deploymentGroupName":"fid-ecs-group","description":"fidelity",
+		"revision":{"revisionType":"AppSpecContent","appSpecContent":{"content":` + jsonString(ecsAppSpec) + `}}}`,
 		Capture: map[string]string{"deploymentID": "deploymentId"}, MayRefuse: true},
 	{Op: "GetDeployment", Body: `{"deploymentId":"${deploymentID}"}`, MayRefuse: true},
 	{Op: "BatchGetDeployments", Body: `{"deploymentIds":["${deploymentID}"]}`, MayRefuse: true},
-	{Op: "ListDeployments", Body: `{"applicationName":"fid-app","deploymentGroupName":"fid-group"}`, MayRefuse: true},
+	{Op: "ListDeployments", Body: `{"applicationName":"fid-ecs","deploymentGroupName":"fid-ecs-group"}`, MayRefuse: true},
 	{Op: "ListDeploymentTargets", Body: `{"deploymentId":"${deploymentID}"}`, MayRefuse: true},
+	{Op: "GetDeploymentTarget", Body: `{"deploymentId":"${deploymentID}","targetId":"fid-cluster:fid-service"}`, MayRefuse: true},
+	{Op: "BatchGetDeploymentTargets", Body: `{"deploymentId":"${deploymentID}","targetIds":["fid-cluster:fid-service"]}`, MayRefuse: true},
 	{Op: "ListDeploymentInstances", Body: `{"deploymentId":"${deploymentID}"}`, MayRefuse: true},
-	{Op: "GetDeploymentTarget", Body: `{"deploymentId":"${deploymentID}","targetId":"fid-host"}`, MayRefuse: true},
-	{Op: "BatchGetDeploymentTargets", Body: `{"deploymentId":"${deploymentID}","targetIds":["fid-host"]}`, MayRefuse: true},
 	{Op: "GetDeploymentInstance", Body: `{"deploymentId":"${deploymentID}","instanceId":"fid-host"}`, MayRefuse: true},
 	{Op: "BatchGetDeploymentInstances", Body: `{"deploymentId":"${deploymentID}","instanceIds":["fid-host"]}`, MayRefuse: true},
-	{Op: "StopDeployment", Body: `{"deploymentId":"${deploymentID}"}`, MayRefuse: true},
+	{Op: "PutLifecycleEventHookExecutionStatus", Body: `{"deploymentId":"${deploymentID}","lifecycleEventHookExecutionId":"fid-hook","status":"Succeeded"}`, MayRefuse: true},
 	{Op: "ContinueDeployment", Body: `{"deploymentId":"${deploymentID}","deploymentWaitType":"READY_WAIT"}`, MayRefuse: true},
 	{Op: "SkipWaitTimeForInstanceTermination", Body: `{"deploymentId":"${deploymentID}"}`, MayRefuse: true},
-	{Op: "PutLifecycleEventHookExecutionStatus", Body: `{"deploymentId":"${deploymentID}","lifecycleEventHookExecutionId":"fid-hook","status":"Succeeded"}`, MayRefuse: true},
+	{Op: "StopDeployment", Body: `{"deploymentId":"${deploymentID}"}`, MayRefuse: true},
+	{Op: "GetDeployment", Body: `{"deploymentId":"${deploymentID}"}`, MayRefuse: true},
 
 	{Op: "ListGitHubAccountTokenNames", Body: `{}`},
 	{Op: "DeleteGitHubAccountToken", Body: `{"tokenName":"fid-token"}`, MayRefuse: true},
@@ -100,6 +116,18 @@ var codeDeployScript = []Step{
 	{Op: "DeleteDeploymentGroup", Body: `{"applicationName":"fid-app","deploymentGroupName":"fid-group"}`},
 	{Op: "DeleteDeploymentConfig", Body: `{"deploymentConfigName":"fid-config"}`},
 	{Op: "DeleteApplication", Body: `{"applicationName":"fid-app"}`},
+	{Op: "DeleteApplication", Body: `{"applicationName":"fid-ecs"}`, MayRefuse: true},
+}
+
+// ecsAppSpec is a minimal ECS AppSpec, given inline as AppSpecContent.
+const ecsAppSpec = `{"version":0.0,"Resources":[{"TargetService":{"Type":"AWS::ECS::Service","Properties":{
+"TaskDefinition":"arn:aws:ecs:us-east-1:000000000000:task-definition/fid:1",
+"LoadBalancerInfo":{"ContainerName":"web","ContainerPort":80}}}}]}`
+
+// jsonString quotes s as a JSON string, for documents embedded in requests.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 func TestCodeDeployFidelity(t *testing.T) {
