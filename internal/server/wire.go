@@ -11,6 +11,7 @@ import (
 	"github.com/cutover/cutover/internal/awsproto/sigv4"
 	"github.com/cutover/cutover/internal/codedeploy"
 	"github.com/cutover/cutover/internal/credentials"
+	"github.com/cutover/cutover/internal/ecs"
 	"github.com/cutover/cutover/internal/elb"
 	"github.com/cutover/cutover/internal/elb/proxy"
 	"github.com/cutover/cutover/internal/store/sqlite"
@@ -68,6 +69,25 @@ func (s *Server) openParts(ctx context.Context) error {
 	}
 	lb.Query().Register(s.router, MaxQueryBody, elb.SigningName)
 	s.registry.MustRegister(px.Metrics())
+
+	// ECS: the API over the store, registering task endpoints with the load
+	// balancer above.
+	// GAP: no runtime and no scheduler loop yet, so tasks are recorded but
+	// not run. When the scheduler lands, choose the runtime here (process by
+	// default, docker by flag), start its loop in Start and stop it before
+	// the store closes.
+	ecsSvc, err := ecs.New(ecs.Config{
+		Region:    s.cfg.Region,
+		AccountID: s.cfg.AccountID,
+		Store:     db,
+		LB:        lb,
+		Log:       s.log,
+		Now:       s.cfg.Now,
+	})
+	if err != nil {
+		return fmt.Errorf("server: starting ecs: %w", err)
+	}
+	s.registerJSON(ecsSvc.JSON(), ecs.SigningName)
 	return nil
 }
 
