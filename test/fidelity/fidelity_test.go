@@ -283,10 +283,10 @@ func runScript(t *testing.T, c *Client, script []Step, implemented []string, qui
 			t.Errorf("step %d %s: %s", i, st.Op, p)
 		}
 		if len(st.Capture) > 0 {
-			var out map[string]any
+			var out any
 			json.Unmarshal(resp.Body, &out)
 			for name, member := range st.Capture {
-				if s, ok := out[member].(string); ok {
+				if s, ok := lookup(out, member); ok {
 					vars[name] = s
 				}
 			}

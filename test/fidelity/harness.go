@@ -86,7 +86,8 @@ func (c *Client) Call(ctx context.Context, op string, body []byte) (Response, er
 type Step struct {
 	Op   string
 	Body string
-	// Capture stores top-level string members of the answer under a name.
+	// Capture stores string members of the answer under a name; the member
+	// is a dotted path from the top ("taskSet.taskSetArn").
 	Capture map[string]string
 	// MayRefuse marks steps whose success depends on parts still being
 	// built (deployments before the engine): a modelled error is logged,
@@ -181,6 +182,19 @@ func Snapshot(ctx context.Context, db *sql.DB) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// lookup follows a dotted path of object members in a decoded answer.
+func lookup(v any, path string) (string, bool) {
+	for _, part := range strings.Split(path, ".") {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		v = obj[part]
+	}
+	s, ok := v.(string)
+	return s, ok
 }
 
 // contains is slices.Contains, named for the reports.
