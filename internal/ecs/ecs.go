@@ -40,13 +40,13 @@ const (
 
 // Record kinds. Keys join names with "/" because no ECS name may contain it.
 const (
-	kindCluster = "ecs.cluster"  // key: cluster name
-	kindTaskDef = "ecs.taskdef"  // key: family:%010d revision; index: family
-	kindService = "ecs.service"  // key: cluster/service; index: cluster
-	kindSet     = "ecs.taskset"  // key: cluster/service/ecs-svc/<digits>; index: cluster/service
-	kindTask    = "ecs.task"     // key: 32-hex task id; index: cluster
-	defaultName = "default"      // the cluster AWS assumes when none is named
-	maxStopped  = 10             // stopped tasks kept per task set
+	kindCluster = "ecs.cluster" // key: cluster name
+	kindTaskDef = "ecs.taskdef" // key: family:%010d revision; index: family
+	kindService = "ecs.service" // key: cluster/service; index: cluster
+	kindSet     = "ecs.taskset" // key: cluster/service/ecs-svc/<digits>; index: cluster/service
+	kindTask    = "ecs.task"    // key: 32-hex task id; index: cluster
+	defaultName = "default"     // the cluster AWS assumes when none is named
+	maxStopped  = 10            // stopped tasks kept per task set
 )
 
 // Errors the engine methods wrap, so callers can tell cases apart without

@@ -9,14 +9,14 @@ import (
 
 // clusterRec is a stored cluster.
 type clusterRec struct {
-	Name              string         `json:"name"`
-	Status            string         `json:"status"` // ACTIVE or INACTIVE
-	Tags              []Tag          `json:"tags,omitempty"`
-	Settings          []any          `json:"settings,omitempty"`
-	Configuration     any            `json:"configuration,omitempty"`
-	CapacityProviders []string       `json:"capacityProviders,omitempty"`
-	DefaultStrategy   []any          `json:"defaultStrategy,omitempty"`
-	CreatedAt         awsproto.Time  `json:"createdAt"`
+	Name              string        `json:"name"`
+	Status            string        `json:"status"` // ACTIVE or INACTIVE
+	Tags              []Tag         `json:"tags,omitempty"`
+	Settings          []any         `json:"settings,omitempty"`
+	Configuration     any           `json:"configuration,omitempty"`
+	CapacityProviders []string      `json:"capacityProviders,omitempty"`
+	DefaultStrategy   []any         `json:"defaultStrategy,omitempty"`
+	CreatedAt         awsproto.Time `json:"createdAt"`
 }
 
 // taskDefRec is a stored task definition revision with its tags.
@@ -119,6 +119,10 @@ type setRec struct {
 	FailureReason     string             `json:"failureReason,omitempty"`
 	RolloutState      string             `json:"rolloutState,omitempty"`
 	Slots             map[int]*slotState `json:"slots,omitempty"`
+
+	// standIn marks a set made up for tasks whose record is gone; it is
+	// never stored.
+	standIn bool
 }
 
 func (r *setRec) key() string { return setKey(r.Cluster, r.Service, r.ID) }
@@ -170,6 +174,9 @@ type taskRec struct {
 	DeregisteredAt time.Time `json:"deregisteredAt,omitzero"`
 	// LBHealthy is set once the load balancer has seen the target healthy.
 	LBHealthy bool `json:"lbHealthy,omitempty"`
+	// HasHealthCheck: an essential container has a health check, which
+	// must pass before the task is registered.
+	HasHealthCheck bool `json:"hasHealthCheck,omitempty"`
 }
 
 func (t *taskRec) final() bool { return t.LastStatus == "STOPPED" && t.DesiredStatus == "STOPPED" }
