@@ -411,13 +411,15 @@ func (s *Service) continueDeployment(ctx context.Context, in *continueDeployment
 		}
 		wait = *v
 	}
-	if err := s.continueWait(ctx, id, wait); err != nil {
+	if err := s.continueWait(ctx, id, wait, "InvalidDeploymentStatusException"); err != nil {
 		return nil, err
 	}
 	return &empty{}, nil
 }
 
-func (s *Service) continueWait(ctx context.Context, id, wait string) error {
+// continueWait records a ContinueDeployment; notStarted is the error each
+// operation models for a deployment that has not started.
+func (s *Service) continueWait(ctx context.Context, id, wait, notStarted string) error {
 	err := s.UpdateDeployment(ctx, id, func(d *Deployment) error {
 		if Terminal(d.Status) {
 			return alreadyCompleted(id)
@@ -436,7 +438,7 @@ func (s *Service) continueWait(ctx context.Context, id, wait string) error {
 			d.Control.ReadyContinued = true
 		default:
 			if d.Status == StatusCreated {
-				return awsproto.Errorf("DeploymentNotStartedException", "The deployment %s has not started.", id)
+				return awsproto.Errorf(notStarted, "The deployment %s has not started.", id)
 			}
 			if !d.InstanceTerminationWaitTimeStarted {
 				return awsproto.Errorf("InvalidDeploymentStatusException", "The deployment %s is not waiting to terminate its original task set.", id)
@@ -460,7 +462,7 @@ func (s *Service) skipWaitTimeForInstanceTermination(ctx context.Context, in *de
 	if err != nil {
 		return nil, err
 	}
-	if err := s.continueWait(ctx, id, "TERMINATION_WAIT"); err != nil {
+	if err := s.continueWait(ctx, id, "TERMINATION_WAIT", "DeploymentNotStartedException"); err != nil {
 		return nil, err
 	}
 	return &empty{}, nil

@@ -143,7 +143,9 @@ func (s *Service) putDeployment(tx store.Tx, rec *store.Record, d *Deployment, b
 	g.LastAttemptedDeployment = last
 	if d.Status == StatusSucceeded {
 		g.LastSuccessfulDeployment = last
-		g.TargetRevision = d.FullRevision
+		if d.FullRevision != nil {
+			g.TargetRevision = d.FullRevision
+		}
 	}
 	if err := putJSON(tx, grec, g); err != nil {
 		return err
