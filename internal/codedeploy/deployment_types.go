@@ -172,7 +172,7 @@ type DeploymentTarget struct {
 // Hook execution statuses the engine and PutLifecycleEventHookExecutionStatus
 // move through.
 const (
-	HookPending   = "Pending"   // execution id made, the hook not yet reached
+	HookPending   = "Pending"    // execution id made, the hook not yet reached
 	HookInvoked   = "InProgress" // the hook accepted the call; its answer is awaited
 	HookSucceeded = "Succeeded"
 	HookFailed    = "Failed"

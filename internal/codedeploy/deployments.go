@@ -29,7 +29,6 @@ func noDeployment(id string) error {
 	return awsproto.Errorf("DeploymentDoesNotExistException", "The deployment %s could not be found.", id)
 }
 
-
 var (
 	deploymentStatuses = []string{"Created", "Queued", "InProgress", "Baking", "Succeeded", "Failed", "Stopped", "Ready"}
 	instanceStatuses   = []string{"Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unknown", "Ready"}
@@ -125,4 +124,3 @@ func (s *Service) createDeployment(ctx context.Context, in *createDeploymentInpu
 type deploymentIDInput struct {
 	DeploymentID *string `json:"deploymentId"`
 }
-
