@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -122,74 +121,172 @@ func (cp *connPool) closeAll() {
 }
 
 // forward sends the request to a target of the chosen group and streams
-// the response back.
-func (l *listener) forward(w http.ResponseWriter, r *http.Request, c *listenerConfig, f *forwardAction) {
-	var tgCookie string
+// the response back. It returns whether the client connection stays open.
+func (l *listener) forward(c *httpConn, cfg *listenerConfig, f *forwardAction) bool {
+	req := &c.req
+	var tgCookie []byte
 	if f.sticky > 0 {
-		tgCookie = readCookie(r, "AWSALBTG")
+		tgCookie = req.cookie("AWSALBTG")
 	}
 	fg, failOpen := f.pick(tgCookie)
 	if fg == nil {
-		c.stats.direct.Add(1)
-		l.elbError(w, c, http.StatusServiceUnavailable)
-		return
+		cfg.stats.direct.Add(1)
+		return c.writeELBError(cfg, http.StatusServiceUnavailable, false)
 	}
 	fg.stats.requests.Add(1)
 	set := fg.g.set.Load()
-	var tCookie string
+	var tCookie []byte
 	if set.sticky > 0 {
-		tCookie = readCookie(r, "AWSALB")
+		tCookie = req.cookie("AWSALB")
 	}
 	t := set.pick(fg.g, failOpen, tCookie)
 	if t == nil {
-		l.elbError(w, c, http.StatusServiceUnavailable)
-		return
+		return c.writeELBError(cfg, http.StatusServiceUnavailable, false)
 	}
 	t.inflight.Add(1)
 	defer t.done()
 
-	upgrade := upgradeType(r.Header)
-	h := w.Header()
-	bc, rh, rt, code := l.roundTrip(r, t, upgrade, h)
+	bc, rh, rt, code := l.roundTrip(c, t)
 	if code != 0 {
-		clear(h)
-		l.elbError(w, c, code)
-		return
+		if code == http.StatusBadRequest {
+			// The client's body framing broke while it was being sent:
+			// neither the target nor this connection can be trusted.
+			return c.writeELBError(cfg, code, true)
+		}
+		if code == -1 {
+			return false // the client went away
+		}
+		return c.writeELBError(cfg, code, c.req.chunked || c.req.contentLength > 0)
 	}
+	c.target.Store(bc)
+	defer c.target.Store(nil)
 	fg.stats.countTarget(rh.code, rt)
 	if rh.code == http.StatusSwitchingProtocols {
-		l.upgrade(w, bc, &rh, t, c)
-		return
+		l.upgrade(c, bc, &rh, t)
+		return false
 	}
-	body := rh.bodyReader(bc.br, r.Method)
+	// c.out holds the status line and the end-to-end headers; add framing.
+	hasBody := rh.hasBody(req.isHead())
+	closeConn := req.close || l.draining.Load()
+	chunkOut := false
+	switch {
+	case rh.contentLength >= 0:
+		c.out = append(c.out, "Content-Length: "...)
+		c.out = strconv.AppendInt(c.out, rh.contentLength, 10)
+		c.out = append(c.out, "\r\n"...)
+	case !hasBody:
+	case req.minor >= 1:
+		c.out = append(c.out, "Transfer-Encoding: chunked\r\n"...)
+		chunkOut = true
+	default:
+		closeConn = true // an HTTP/1.0 client reads to the close
+	}
 	if f.sticky > 0 && len(f.groups) > 1 {
-		h["Set-Cookie"] = append(h["Set-Cookie"], stickyCookie("AWSALBTG", fg.cookie, f.sticky, l.p.now()))
+		c.out = appendStickyCookie(c.out, "AWSALBTG", fg.cookie, f.sticky, l.p.now())
 	}
 	if set.sticky > 0 {
-		h["Set-Cookie"] = append(h["Set-Cookie"], stickyCookie("AWSALB", t.cookie, set.sticky, l.p.now()))
+		c.out = appendStickyCookie(c.out, "AWSALB", t.cookie, set.sticky, l.p.now())
 	}
-	w.WriteHeader(rh.code)
-	complete, targetErr := copyBody(w, body, rh.contentLength < 0)
+	c.out = appendConnection(c.out, closeConn, req.minor)
+	c.out = append(c.out, "\r\n"...)
+
+	complete, targetErr := true, false
+	if hasBody {
+		var body io.Reader
+		switch {
+		case rh.chunked:
+			body = &chunkedBody{br: bc.br, r: httputil.NewChunkedReader(bc.br)}
+		case rh.contentLength >= 0:
+			c.lb = lengthBody{br: bc.br, n: rh.contentLength}
+			body = &c.lb
+		default:
+			rh.close = true
+			body = bc.br
+		}
+		complete, targetErr = c.copyResponseBody(body, chunkOut, rh.contentLength < 0)
+	}
+	if complete && c.flush() != nil {
+		complete, closeConn = true, true
+	}
 	if complete && !rh.close {
 		t.pool.put(bc, time.Now())
 	} else {
 		bc.close()
 	}
-	if targetErr {
+	if targetErr || !complete {
 		// The status line is gone already; cutting the client connection is
 		// the only way to tell it the response is incomplete.
-		panic(http.ErrAbortHandler)
+		return false
+	}
+	return !closeConn
+}
+
+// copyResponseBody streams a response body into the client output.
+// complete is true when the body was read to its end and written;
+// targetErr when the target failed mid-body. Bodies of unknown length are
+// flushed as they come, so streams (server-sent events, long polls) are
+// not held back.
+func (c *httpConn) copyResponseBody(body io.Reader, chunkOut, flushEach bool) (complete, targetErr bool) {
+	for {
+		if len(c.out) >= outFlushAt {
+			if c.flush() != nil {
+				return false, false
+			}
+		}
+		if cap(c.out)-len(c.out) < 4<<10 {
+			c.out = append(c.out[:cap(c.out)], make([]byte, outFlushAt)...)[:len(c.out)]
+		}
+		start := len(c.out)
+		if chunkOut {
+			// Room for the chunk-size line, filled in once the size is known.
+			c.out = append(c.out, "0000000\r\n"...)
+		}
+		free := c.out[len(c.out) : cap(c.out)-2]
+		n, err := body.Read(free)
+		if n > 0 {
+			if chunkOut {
+				size := strconv.AppendInt(c.out[start:start], int64(n), 16)
+				// Right-align the size in its slot with leading zeros.
+				pad := 7 - len(size)
+				copy(c.out[start+pad:], size)
+				for i := 0; i < pad; i++ {
+					c.out[start+i] = '0'
+				}
+				c.out = append(c.out[:len(c.out)+n], "\r\n"...)
+			} else {
+				c.out = c.out[:len(c.out)+n]
+			}
+			if flushEach && c.flush() != nil {
+				return false, false
+			}
+		} else {
+			c.out = c.out[:start]
+		}
+		if err == io.EOF {
+			if chunkOut {
+				c.out = append(c.out, "0\r\n\r\n"...)
+			}
+			return true, false
+		}
+		if err != nil {
+			c.flush()
+			return false, true
+		}
 	}
 }
 
 // roundTrip writes the request to a connection to t and reads the response
-// head. On failure it returns the ELB status to answer: 502 when the
-// target refused or broke the connection, 504 when it timed out. A request
+// head into c.out. On failure it returns the status to answer: 502 when the
+// target refused or broke the connection, 504 when it timed out, 400 when
+// the client's body was malformed, -1 when the client went away. A request
 // without a body that fails on a reused connection is retried once on a
 // new one, since the target may have closed the idle connection just as it
 // was taken from the pool.
-func (l *listener) roundTrip(r *http.Request, t *target, upgrade string, h http.Header) (*bconn, respHead, time.Duration, int) {
+func (l *listener) roundTrip(c *httpConn, t *target) (*bconn, respHead, time.Duration, int) {
 	p := l.p
+	req := &c.req
+	noBody := !req.chunked && req.contentLength <= 0
+	mark := len(c.out)
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
 		var bc *bconn
@@ -198,7 +295,7 @@ func (l *listener) roundTrip(r *http.Request, t *target, upgrade string, h http.
 		}
 		reused := bc != nil
 		if bc == nil {
-			c, err := p.dialer.DialContext(r.Context(), "tcp", t.addr)
+			nc, err := p.dialer.DialContext(p.ctx, "tcp", t.addr)
 			if err != nil {
 				p.log.Debug("target connect failed", "target", t.addr, "err", err)
 				if isTimeout(err) {
@@ -206,19 +303,36 @@ func (l *listener) roundTrip(r *http.Request, t *target, upgrade string, h http.
 				}
 				return nil, respHead{}, 0, http.StatusBadGateway
 			}
-			bc = newBconn(c, p.targetTimeout)
+			bc = newBconn(nc, p.targetTimeout)
 		}
-		err := writeRequest(bc.bw, r, l.portStr, upgrade)
+		c.target.Store(bc)
+		l.writeRequestHead(bc.bw, c)
+		var err error
+		if !noBody {
+			if err = c.sendContinue(); err != nil {
+				bc.close()
+				return nil, respHead{}, 0, -1
+			}
+			if cerr := c.copyRequestBody(bc.bw); cerr != nil {
+				bc.close()
+				if errors.Is(cerr, errBadRequest) {
+					return nil, respHead{}, 0, http.StatusBadRequest
+				}
+				return nil, respHead{}, 0, -1
+			}
+		}
+		err = bc.bw.Flush()
 		var rh respHead
 		if err == nil {
-			rh, err = readHead(bc.br, h)
+			c.out, rh, err = readHead(bc.br, c.out)
 		}
+		c.target.Store(nil)
 		if err == nil {
 			return bc, rh, time.Since(start), 0
 		}
+		c.out = c.out[:mark]
 		bc.close()
-		clear(h)
-		if reused && r.ContentLength == 0 && !isTimeout(err) && r.Context().Err() == nil {
+		if reused && noBody && !isTimeout(err) {
 			continue
 		}
 		p.log.Debug("target request failed", "target", t.addr, "err", err)
@@ -234,158 +348,183 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// writeRequest writes the request head and body for the target, dropping
-// hop-by-hop headers and adding ELB's X-Forwarded-* headers.
-func writeRequest(bw *bufio.Writer, r *http.Request, port, upgrade string) error {
-	uri := r.RequestURI
-	if uri == "" || (uri[0] != '/' && uri != "*") {
-		uri = r.URL.RequestURI()
-	}
-	bw.WriteString(r.Method)
+// writeRequestHead writes the request head for the target: the client's
+// header lines as they came, less the hop-by-hop ones, with ELB's
+// X-Forwarded-* headers and the body's framing.
+func (l *listener) writeRequestHead(bw *bufio.Writer, c *httpConn) {
+	req := &c.req
+	bw.Write(req.method)
 	bw.WriteByte(' ')
-	bw.WriteString(uri)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(r.Host)
-	bw.WriteString("\r\n")
-	var connTokens []string
-	if cv := r.Header["Connection"]; len(cv) > 0 {
-		connTokens = headerTokens(cv)
+	if req.needSlash {
+		bw.WriteByte('/')
 	}
-	var xff []string
-	for k, vs := range r.Header {
-		switch k {
-		case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding",
-			"Upgrade", "Content-Length", "Expect", "Host", "X-Forwarded-Proto", "X-Forwarded-Port":
-			continue
-		case "X-Forwarded-For":
-			xff = vs
-			continue
-		}
-		if connTokens != nil && hasToken(connTokens, k) {
+	bw.Write(req.uri)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.Write(req.host)
+	bw.WriteString("\r\n")
+	xff := false
+	for i := range req.headers {
+		h := &req.headers[i]
+		if hopByHopRequest(h.name) || (req.connOther && namedInConnection(req, h.name)) {
 			continue
 		}
-		for _, v := range vs {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
+		if len(h.name) == 15 && equalFold(h.name, "x-forwarded-for") {
+			xff = true
+			continue
 		}
+		bw.Write(h.name)
+		bw.WriteString(": ")
+		bw.Write(h.value)
+		bw.WriteString("\r\n")
 	}
 	bw.WriteString("X-Forwarded-For: ")
-	for _, v := range xff {
-		bw.WriteString(v)
-		bw.WriteString(", ")
+	if xff {
+		for i := range req.headers {
+			h := &req.headers[i]
+			if len(h.name) == 15 && equalFold(h.name, "x-forwarded-for") && len(h.value) > 0 {
+				bw.Write(h.value)
+				bw.WriteString(", ")
+			}
+		}
 	}
-	bw.WriteString(clientIP(r.RemoteAddr))
+	bw.WriteString(c.remoteIP)
 	bw.WriteString("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: ")
-	bw.WriteString(port)
+	bw.WriteString(l.portStr)
 	bw.WriteString("\r\n")
-	if upgrade != "" {
+	if req.upgrade != nil {
 		bw.WriteString("Connection: Upgrade\r\nUpgrade: ")
-		bw.WriteString(upgrade)
+		bw.Write(req.upgrade)
 		bw.WriteString("\r\n")
 	}
 	switch {
-	case r.ContentLength > 0:
-		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), r.ContentLength, 10))
-		bw.WriteString("\r\n\r\n")
-		if _, err := io.CopyN(bw, r.Body, r.ContentLength); err != nil {
-			return err
-		}
-	case r.ContentLength < 0:
+	case req.chunked:
 		bw.WriteString("Transfer-Encoding: chunked\r\n\r\n")
-		cw := httputil.NewChunkedWriter(bw)
-		bp := copyBufs.Get().(*[]byte)
-		_, err := io.CopyBuffer(cw, r.Body, *bp)
-		copyBufs.Put(bp)
-		if err != nil {
-			return err
-		}
-		cw.Close()
-		bw.WriteString("\r\n")
+	case req.contentLength >= 0:
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), req.contentLength, 10))
+		bw.WriteString("\r\n\r\n")
 	default:
-		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		switch string(req.method) {
+		case http.MethodPost, http.MethodPut, http.MethodPatch:
 			bw.WriteString("Content-Length: 0\r\n")
 		}
 		bw.WriteString("\r\n")
 	}
-	return bw.Flush()
 }
 
-// copyBody streams the response body to the client. complete is true when
-// the body was read to its end; targetErr when the target failed mid-body.
-// Bodies of unknown length are flushed as they come, so streams (server-sent
-// events, long polls) are not held in the buffer.
-func copyBody(w http.ResponseWriter, body io.Reader, flush bool) (complete, targetErr bool) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	fl, _ := w.(http.Flusher)
-	for {
-		n, err := body.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return false, false
-			}
-			if flush && fl != nil {
-				fl.Flush()
-			}
-		}
-		if err == io.EOF {
-			return true, false
-		}
-		if err != nil {
-			return false, true
-		}
+// hopByHopRequest reports the request headers that are not forwarded as
+// they came: hop-by-hop ones, and those the load balancer sets itself.
+func hopByHopRequest(name []byte) bool {
+	switch len(name) {
+	case 2:
+		return equalFold(name, "te")
+	case 4:
+		return equalFold(name, "host")
+	case 6:
+		return equalFold(name, "expect")
+	case 7:
+		return equalFold(name, "upgrade") || equalFold(name, "trailer")
+	case 10:
+		return equalFold(name, "connection") || equalFold(name, "keep-alive")
+	case 14:
+		return equalFold(name, "content-length")
+	case 16:
+		return equalFold(name, "proxy-connection")
+	case 17:
+		return equalFold(name, "transfer-encoding") || equalFold(name, "x-forwarded-port")
+	case 18:
+		return equalFold(name, "x-forwarded-proto")
 	}
+	return false
 }
 
-// upgrade completes a protocol switch (WebSocket): the client connection is
-// taken from the HTTP server and bytes are copied both ways until each side
-// has closed its half.
-func (l *listener) upgrade(w http.ResponseWriter, bc *bconn, rh *respHead, t *target, c *listenerConfig) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		bc.c.Close()
-		l.elbError(w, c, http.StatusBadGateway)
-		return
+// namedInConnection reports whether a Connection header lists name.
+func namedInConnection(req *request, name []byte) bool {
+	found := false
+	for i := range req.headers {
+		h := &req.headers[i]
+		if len(h.name) == 10 && equalFold(h.name, "connection") {
+			forEachToken(h.value, func(tok []byte) {
+				found = found || equalFold(tok, string(name))
+			})
+		}
 	}
-	cc, brw, err := hj.Hijack()
-	if err != nil {
-		bc.c.Close()
-		return
+	return found
+}
+
+// copyRequestBody streams the request body to the target, re-encoding a
+// chunked one. It returns errBadRequest for a malformed chunked body and
+// errClientGone when the client stops sending.
+func (c *httpConn) copyRequestBody(bw *bufio.Writer) error {
+	req := &c.req
+	if req.chunked {
+		cr := chunkReader{c: c}
+		for {
+			b, err := cr.next(copyBufSize)
+			if errors.Is(err, errBodyEnd) {
+				bw.WriteString("0\r\n\r\n")
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(b)), 16))
+			bw.WriteString("\r\n")
+			bw.Write(b)
+			bw.WriteString("\r\n")
+		}
 	}
-	defer cc.Close()
+	for n := req.contentLength; n > 0; {
+		if c.r == c.w && !c.fill(len(c.rbuf)) {
+			return errClientGone
+		}
+		k := min(int64(c.w-c.r), n)
+		bw.Write(c.rbuf[c.r : c.r+int(k)])
+		c.r += int(k)
+		n -= k
+	}
+	return nil
+}
+
+// upgrade completes a protocol switch (WebSocket): the 101 goes to the
+// client and bytes are copied both ways until each side has closed its
+// half.
+func (l *listener) upgrade(c *httpConn, bc *bconn, rh *respHead, t *target) {
 	defer bc.c.Close()
-	c.stats.active.Add(1) // the server stops counting a hijacked connection
-	defer c.stats.active.Add(-1)
-	h := w.Header()
-	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ")
-	brw.WriteString(rh.upgrade)
-	brw.WriteString("\r\n")
-	h.Write(brw)
-	brw.WriteString("\r\n")
-	if brw.Flush() != nil {
+	c.out = append(c.out, "Connection: Upgrade\r\nUpgrade: "...)
+	c.out = append(c.out, rh.upgrade...)
+	c.out = append(c.out, "\r\n\r\n"...)
+	if c.flush() != nil {
 		return
 	}
-	if !l.p.trackFlow(cc) {
+	// The idle timeout of HTTP requests does not apply to the stream.
+	c.c.SetReadDeadline(time.Time{})
+	bc.c.SetReadDeadline(time.Time{})
+	if !l.p.trackFlow(c.c) {
 		return
 	}
-	defer l.p.untrackFlow(cc)
-	t.addFlow(cc)
-	defer t.removeFlow(cc)
+	defer l.p.untrackFlow(c.c)
+	t.addFlow(c.c)
+	defer t.removeFlow(c.c)
 	t.addFlow(bc.c)
 	defer t.removeFlow(bc.c)
 
+	// Bytes the client sent after the head belong to the new protocol.
+	pending := c.rbuf[c.r:c.w]
+	c.r = c.w
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		io.Copy(bc.c, brw.Reader)
+		if len(pending) > 0 {
+			if _, err := bc.c.Write(pending); err != nil {
+				return
+			}
+		}
+		io.Copy(bc.c, c.c)
 		closeWrite(bc.c)
 	}()
-	io.Copy(cc, bc.br)
-	closeWrite(cc)
+	io.Copy(c.c, bc.br)
+	closeWrite(c.c)
 	<-done
 }
 
@@ -397,39 +536,6 @@ func closeWrite(c net.Conn) {
 	c.Close()
 }
 
-// upgradeType returns the protocol a request asks to switch to, if any.
-func upgradeType(h http.Header) string {
-	cv := h["Connection"]
-	if len(cv) == 0 {
-		return ""
-	}
-	if !hasToken(headerTokens(cv), "Upgrade") {
-		return ""
-	}
-	return h.Get("Upgrade")
-}
-
-func headerTokens(vs []string) []string {
-	var out []string
-	for _, v := range vs {
-		for _, tok := range strings.Split(v, ",") {
-			if tok = strings.TrimSpace(tok); tok != "" {
-				out = append(out, tok)
-			}
-		}
-	}
-	return out
-}
-
-func hasToken(tokens []string, name string) bool {
-	for _, t := range tokens {
-		if strings.EqualFold(t, name) {
-			return true
-		}
-	}
-	return false
-}
-
 func clientIP(remote string) string {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
@@ -438,13 +544,12 @@ func clientIP(remote string) string {
 	return host
 }
 
-func readCookie(r *http.Request, name string) string {
-	if c, err := r.Cookie(name); err == nil {
-		return c.Value
-	}
-	return ""
-}
-
-func stickyCookie(name, value string, d time.Duration, now time.Time) string {
-	return name + "=" + value + "; Expires=" + now.Add(d).UTC().Format(http.TimeFormat) + "; Path=/"
+func appendStickyCookie(b []byte, name, value string, d time.Duration, now time.Time) []byte {
+	b = append(b, "Set-Cookie: "...)
+	b = append(b, name...)
+	b = append(b, '=')
+	b = append(b, value...)
+	b = append(b, "; Expires="...)
+	b = now.Add(d).UTC().AppendFormat(b, http.TimeFormat)
+	return append(b, "; Path=/\r\n"...)
 }

@@ -8,14 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
-	"net/textproto"
-	"strconv"
 )
 
 // respHead is what the forwarding path needs from a target's response head.
-// Parsing it here instead of with http.ReadResponse avoids a Response, a
-// second header map and textproto's allocations for every request: header
-// lines go straight into the client's header map.
+// The head itself is copied line by line into the client's output buffer,
+// without a Response or a header map.
 type respHead struct {
 	code          int
 	contentLength int64 // -1 when unknown
@@ -29,99 +26,142 @@ var errBadHead = errors.New("malformed response head from target")
 // maxHeadBytes bounds a response head, as http.Transport does by default.
 const maxHeadBytes = 1 << 20
 
-// readHead reads a response head into h, skipping interim 1xx responses
-// other than 101, and dropping hop-by-hop headers.
-func readHead(br *bufio.Reader, h http.Header) (respHead, error) {
+// readHead reads a response head and appends it to out for the client: an
+// HTTP/1.1 status line and the end-to-end header lines. Framing and
+// hop-by-hop headers (Content-Length, Transfer-Encoding, Connection, ...)
+// are left for the caller to write. Interim 1xx responses other than 101
+// are skipped. On error out is returned as it was.
+func readHead(br *bufio.Reader, out []byte) ([]byte, respHead, error) {
+	mark := len(out)
 	for {
-		rh, err := readOneHead(br, h)
+		var rh respHead
+		var err error
+		out, rh, err = readOneHead(br, out)
 		if err != nil {
-			return rh, err
+			return out[:mark], rh, err
 		}
 		if rh.code >= 100 && rh.code < 200 && rh.code != http.StatusSwitchingProtocols {
-			clear(h)
+			out = out[:mark]
 			continue
 		}
-		return rh, nil
+		return out, rh, nil
 	}
 }
 
-func readOneHead(br *bufio.Reader, h http.Header) (respHead, error) {
+func readOneHead(br *bufio.Reader, out []byte) ([]byte, respHead, error) {
 	rh := respHead{contentLength: -1}
 	line, err := br.ReadSlice('\n')
 	if err != nil {
-		return rh, err
+		return out, rh, err
 	}
 	// "HTTP/1.1 200 OK"
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-		return rh, fmt.Errorf("%w: status line %q", errBadHead, line)
+	line = trimEOL(line)
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') || !validValue(line) {
+		return out, rh, fmt.Errorf("%w: status line %q", errBadHead, line)
 	}
 	http10 := line[7] == '0'
 	code := 0
 	for _, c := range line[9:12] {
 		if c < '0' || c > '9' {
-			return rh, fmt.Errorf("%w: status line %q", errBadHead, line)
+			return out, rh, fmt.Errorf("%w: status line %q", errBadHead, line)
 		}
 		code = code*10 + int(c-'0')
 	}
 	rh.code = code
 	rh.close = http10
+	out = append(out, "HTTP/1.1 "...)
+	if len(line) > 13 {
+		out = append(out, line[9:]...)
+	} else {
+		out = append(out, line[9:12]...)
+		out = append(out, ' ')
+		out = append(out, statusText(code)...)
+	}
+	out = append(out, "\r\n"...)
 	n := len(line)
 	var keepAlive bool
 	for {
 		line, err = br.ReadSlice('\n')
 		if err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {
-				return rh, fmt.Errorf("%w: header line too long", errBadHead)
+				return out, rh, fmt.Errorf("%w: header line too long", errBadHead)
 			}
-			return rh, err
+			return out, rh, err
 		}
 		if n += len(line); n > maxHeadBytes {
-			return rh, fmt.Errorf("%w: head too large", errBadHead)
+			return out, rh, fmt.Errorf("%w: head too large", errBadHead)
 		}
 		line = trimEOL(line)
 		if len(line) == 0 {
 			break
 		}
 		i := bytes.IndexByte(line, ':')
-		if i <= 0 {
-			return rh, fmt.Errorf("%w: header line %q", errBadHead, line)
+		if i <= 0 || !isToken(line[:i]) {
+			return out, rh, fmt.Errorf("%w: header line %q", errBadHead, line)
 		}
-		key := canonicalKey(line[:i])
-		val := string(bytes.TrimSpace(line[i+1:]))
-		switch key {
-		case "Content-Length":
-			cl, err := strconv.ParseInt(val, 10, 64)
-			if err != nil || cl < 0 || (rh.contentLength >= 0 && rh.contentLength != cl) {
-				return rh, fmt.Errorf("%w: Content-Length %q", errBadHead, val)
-			}
-			rh.contentLength = cl
-		case "Transfer-Encoding":
-			if hasToken(headerTokens([]string{val}), "chunked") {
-				rh.chunked = true
-			}
-			continue
-		case "Connection":
-			toks := headerTokens([]string{val})
-			rh.close = rh.close || hasToken(toks, "close")
-			keepAlive = keepAlive || hasToken(toks, "keep-alive")
-			continue
-		case "Upgrade":
-			rh.upgrade = val
-			continue
-		case "Keep-Alive", "Proxy-Connection", "Te", "Trailer":
-			continue
+		name := line[:i]
+		val := trimOWS(line[i+1:])
+		if !validValue(val) {
+			return out, rh, fmt.Errorf("%w: header line %q", errBadHead, line)
 		}
-		h[key] = append(h[key], val)
+		switch len(name) {
+		case 2:
+			if equalFold(name, "te") {
+				continue
+			}
+		case 7:
+			if equalFold(name, "upgrade") {
+				rh.upgrade = string(val)
+				continue
+			}
+			if equalFold(name, "trailer") {
+				continue
+			}
+		case 10:
+			if equalFold(name, "connection") {
+				forEachToken(val, func(tok []byte) {
+					rh.close = rh.close || equalFold(tok, "close")
+					keepAlive = keepAlive || equalFold(tok, "keep-alive")
+				})
+				continue
+			}
+			if equalFold(name, "keep-alive") {
+				continue
+			}
+		case 14:
+			if equalFold(name, "content-length") {
+				cl, ok := parseLength(val)
+				if !ok || (rh.contentLength >= 0 && rh.contentLength != cl) {
+					return out, rh, fmt.Errorf("%w: Content-Length %q", errBadHead, val)
+				}
+				rh.contentLength = cl
+				continue
+			}
+		case 16:
+			if equalFold(name, "proxy-connection") {
+				continue
+			}
+		case 17:
+			if equalFold(name, "transfer-encoding") {
+				forEachToken(val, func(tok []byte) {
+					rh.chunked = rh.chunked || equalFold(tok, "chunked")
+				})
+				continue
+			}
+		}
+		out = append(out, name...)
+		out = append(out, ": "...)
+		out = append(out, val...)
+		out = append(out, "\r\n"...)
 	}
 	if http10 && keepAlive {
 		rh.close = false
 	}
 	if rh.chunked {
 		// A chunked body's length is the chunks', whatever Content-Length says.
-		delete(h, "Content-Length")
 		rh.contentLength = -1
 	}
-	return rh, nil
+	return out, rh, nil
 }
 
 func trimEOL(b []byte) []byte {
@@ -134,53 +174,17 @@ func trimEOL(b []byte) []byte {
 	return b
 }
 
-// canonicalKey returns the canonical form of a header name; the common
-// names are matched without allocating.
-func canonicalKey(b []byte) string {
-	switch string(b) {
-	case "Content-Type", "content-type":
-		return "Content-Type"
-	case "Content-Length", "content-length":
-		return "Content-Length"
-	case "Date", "date":
-		return "Date"
-	case "Server", "server":
-		return "Server"
-	case "Connection", "connection":
-		return "Connection"
-	case "Transfer-Encoding", "transfer-encoding":
-		return "Transfer-Encoding"
-	case "Cache-Control", "cache-control":
-		return "Cache-Control"
-	case "Set-Cookie", "set-cookie":
-		return "Set-Cookie"
-	case "Location", "location":
-		return "Location"
-	case "Etag", "ETag", "etag":
-		return "Etag"
-	case "Last-Modified", "last-modified":
-		return "Last-Modified"
-	case "Vary", "vary":
-		return "Vary"
-	case "Keep-Alive", "keep-alive":
-		return "Keep-Alive"
-	case "Upgrade", "upgrade":
-		return "Upgrade"
-	}
-	return textproto.CanonicalMIMEHeaderKey(string(b))
-}
-
-// hasBody reports whether a response to method with this head has a body.
-func (rh respHead) hasBody(method string) bool {
-	return method != http.MethodHead && rh.code != http.StatusNoContent &&
+// hasBody reports whether a response with this head has a body.
+func (rh respHead) hasBody(isHead bool) bool {
+	return !isHead && rh.code != http.StatusNoContent &&
 		rh.code != http.StatusNotModified && rh.code >= 200
 }
 
 // bodyReader returns a reader of exactly the response body. For a body that
 // runs until the target closes, rh.close is already true.
-func (rh *respHead) bodyReader(br *bufio.Reader, method string) io.Reader {
+func (rh *respHead) bodyReader(br *bufio.Reader, isHead bool) io.Reader {
 	switch {
-	case !rh.hasBody(method):
+	case !rh.hasBody(isHead):
 		return http.NoBody
 	case rh.chunked:
 		return &chunkedBody{br: br, r: httputil.NewChunkedReader(br)}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ func TestReadHead(t *testing.T) {
 		noHeader []string
 	}{
 		{name: "content length", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhelloNEXT", method: "GET",
-			code: 200, body: "hello", wantHdr: map[string]string{"X-A": "b", "Content-Length": "5"}},
+			code: 200, body: "hello", wantHdr: map[string]string{"X-A": "b"}, noHeader: []string{"Content-Length"}},
 		{name: "chunked with trailer", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\nNEXT",
 			method: "GET", code: 200, body: "abcde", noHeader: []string{"Transfer-Encoding", "Content-Length"}},
 		{name: "interim response skipped", raw: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
@@ -39,15 +40,25 @@ func TestReadHead(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			br := bufio.NewReader(strings.NewReader(tc.raw))
-			h := http.Header{}
-			rh, err := readHead(br, h)
+			out, rh, err := readHead(br, []byte("x"))
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v", err)
 			}
 			if err != nil {
+				if string(out) != "x" {
+					t.Errorf("output after error: %q", out)
+				}
 				return
 			}
-			body, err := io.ReadAll(rh.bodyReader(br, tc.method))
+			if !strings.HasPrefix(string(out), "xHTTP/1.1 "+strconv.Itoa(tc.code)+" ") || !strings.HasSuffix(string(out), "\r\n") {
+				t.Fatalf("head written %q", out)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(string(out[1:])+"\r\n")), nil)
+			if err != nil {
+				t.Fatalf("head written %q: %v", out, err)
+			}
+			h := resp.Header
+			body, err := io.ReadAll(rh.bodyReader(br, tc.method == "HEAD"))
 			if err != nil || rh.code != tc.code || string(body) != tc.body || rh.close != tc.close {
 				t.Fatalf("code %d body %q close %v err %v", rh.code, body, rh.close, err)
 			}

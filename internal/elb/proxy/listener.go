@@ -1,12 +1,10 @@
 package proxy
 
 import (
-	"context"
-	"errors"
 	"hash/fnv"
-	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,8 +21,13 @@ type listener struct {
 	ln      net.Listener
 	portStr string // the bound port, for X-Forwarded-Port
 	cfg     atomic.Pointer[listenerConfig]
-	srv     *http.Server // HTTP listeners
 	stop    sync.Once
+
+	// HTTP listeners' client connections; conns is nil once closing.
+	connMu   sync.Mutex
+	conns    map[*httpConn]struct{}
+	connWG   sync.WaitGroup
+	draining atomic.Bool
 }
 
 // listenerConfig is the compiled, immutable routing of a listener.
@@ -42,24 +45,14 @@ type rule struct {
 
 type fixedAction struct {
 	code        int
-	contentType []string
-	length      []string
+	contentType string
 	body        []byte
 }
 
 func newListener(p *Proxy, lc Listener, ln net.Listener) *listener {
-	l := &listener{p: p, proto: lc.Protocol, reqPort: lc.Port, ln: ln}
+	l := &listener{p: p, proto: lc.Protocol, reqPort: lc.Port, ln: ln, conns: map[*httpConn]struct{}{}}
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
 		l.portStr = strconv.Itoa(a.Port)
-	}
-	if lc.Protocol == "HTTP" {
-		l.srv = &http.Server{
-			Handler:           l,
-			ReadHeaderTimeout: p.idleTimeout,
-			IdleTimeout:       p.idleTimeout,
-			ConnState:         l.connState,
-			ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
-		}
 	}
 	return l
 }
@@ -68,10 +61,8 @@ func (l *listener) start() {
 	l.p.wg.Add(1)
 	go func() {
 		defer l.p.wg.Done()
-		if l.srv != nil {
-			if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				l.p.log.Error("listener stopped", "addr", l.ln.Addr().String(), "err", err)
-			}
+		if l.proto == "HTTP" {
+			l.serveHTTP()
 			return
 		}
 		l.serveTCP()
@@ -79,21 +70,35 @@ func (l *listener) start() {
 }
 
 // shutdown stops accepting and lets in-flight requests finish (bounded by
-// listenerDrainLimit or the proxy closing). TCP flows end on their own.
+// listenerDrainLimit or the proxy closing); idle keep-alive connections
+// close at once, busy ones after their current response. TCP flows end on
+// their own.
 func (l *listener) shutdown() {
 	l.stop.Do(func() {
-		if l.srv == nil {
-			l.ln.Close()
+		l.ln.Close()
+		if l.proto != "HTTP" {
 			return
 		}
+		l.draining.Store(true)
+		l.forEachConn((*httpConn).wakeIdle)
 		l.p.wg.Add(1)
 		go func() {
 			defer l.p.wg.Done()
-			ctx, cancel := context.WithTimeout(l.p.ctx, listenerDrainLimit)
-			defer cancel()
-			if err := l.srv.Shutdown(ctx); err != nil {
-				l.srv.Close()
+			done := make(chan struct{})
+			go func() {
+				l.connWG.Wait()
+				close(done)
+			}()
+			t := time.NewTimer(listenerDrainLimit)
+			defer t.Stop()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			case <-l.p.ctx.Done():
 			}
+			l.closeConns()
+			<-done
 		}()
 	})
 }
@@ -101,23 +106,18 @@ func (l *listener) shutdown() {
 // close stops the listener at once, with its client connections.
 func (l *listener) close() {
 	l.stop.Do(func() {})
-	if l.srv != nil {
-		l.srv.Close()
-	}
 	l.ln.Close()
+	l.draining.Store(true)
+	l.closeConns()
 }
 
-func (l *listener) connState(_ net.Conn, s http.ConnState) {
-	c := l.cfg.Load()
-	if c == nil {
-		return
-	}
-	switch s {
-	case http.StateNew:
-		c.stats.newConns.Add(1)
-		c.stats.active.Add(1)
-	case http.StateClosed, http.StateHijacked:
-		c.stats.active.Add(-1)
+func (l *listener) closeConns() {
+	l.connMu.Lock()
+	cs := l.conns
+	l.conns = nil
+	l.connMu.Unlock()
+	for c := range cs {
+		c.kill()
 	}
 }
 
@@ -147,10 +147,7 @@ func (p *Proxy) compile(lc *Listener, groups map[string]*group, names map[string
 			if fx.code == 0 {
 				fx.code = http.StatusOK
 			}
-			if a.Fixed.ContentType != "" {
-				fx.contentType = []string{a.Fixed.ContentType}
-			}
-			fx.length = []string{strconv.Itoa(len(fx.body))}
+			fx.contentType = a.Fixed.ContentType
 			cr.fixed = fx
 		case a.Redirect != nil:
 			rd := *a.Redirect
@@ -168,48 +165,46 @@ func cookieValue(key string) string {
 	return strconv.FormatUint(h.Sum64(), 36)
 }
 
-// ServeHTTP routes one request by the listener's current rules.
-func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c := l.cfg.Load()
-	c.stats.requests.Add(1)
-	for _, ru := range c.rules {
-		if !ru.matches(r) {
+// handle routes one request by the listener's current rules and answers
+// it. It returns whether the client connection stays open.
+func (l *listener) handle(c *httpConn) bool {
+	cfg := l.cfg.Load()
+	cfg.stats.requests.Add(1)
+	req := &c.req
+	for _, ru := range cfg.rules {
+		if !ru.matches(req, c.remote) {
 			continue
 		}
 		switch {
 		case ru.fwd != nil:
-			l.forward(w, r, c, ru.fwd)
+			return l.forward(c, cfg, ru.fwd)
 		case ru.fixed != nil:
-			c.stats.direct.Add(1)
-			h := w.Header()
-			if ru.fixed.contentType != nil {
-				h["Content-Type"] = ru.fixed.contentType
-			}
-			h["Content-Length"] = ru.fixed.length
-			c.stats.countELB(ru.fixed.code)
-			w.WriteHeader(ru.fixed.code)
-			w.Write(ru.fixed.body)
+			cfg.stats.direct.Add(1)
+			cfg.stats.countELB(ru.fixed.code)
+			return c.writeDirect(ru.fixed.code, ru.fixed.contentType, ru.fixed.body, "", false)
 		default:
-			c.stats.direct.Add(1)
+			cfg.stats.direct.Add(1)
 			code := ru.redirect.StatusCode
 			if code == 0 {
 				code = http.StatusFound
 			}
-			c.stats.countELB(code)
-			w.Header().Set("Location", redirectURL(ru.redirect, r, l.portStr))
-			w.WriteHeader(code)
+			cfg.stats.countELB(code)
+			loc, err := redirectURL(ru.redirect, req, l.portStr)
+			if err != nil {
+				return c.writeELBError(cfg, http.StatusBadRequest, true)
+			}
+			return c.writeDirect(code, "", nil, loc, false)
 		}
-		return
 	}
 	// The control plane always ends with a default rule; without one ELB
 	// has nothing to do but refuse.
-	c.stats.direct.Add(1)
-	l.elbError(w, c, http.StatusServiceUnavailable)
+	cfg.stats.direct.Add(1)
+	return c.writeELBError(cfg, http.StatusServiceUnavailable, false)
 }
 
-func (ru *rule) matches(r *http.Request) bool {
+func (ru *rule) matches(r *request, remote netip.AddrPort) bool {
 	for i := range ru.conds {
-		if !ru.conds[i].match(r) {
+		if !ru.conds[i].match(r, remote) {
 			return false
 		}
 	}
@@ -218,13 +213,17 @@ func (ru *rule) matches(r *http.Request) bool {
 
 // redirectURL fills ELB's redirect template: each component defaults to the
 // request's, and may use #{protocol}, #{host}, #{port}, #{path}, #{query}.
-func redirectURL(rd *Redirect, r *http.Request, port string) string {
+func redirectURL(rd *Redirect, r *request, port string) (string, error) {
+	path, err := r.decodedPath()
+	if err != nil {
+		return "", err
+	}
 	orig := map[string]string{
 		"protocol": "http",
-		"host":     stripPort(r.Host),
+		"host":     string(stripPort(r.host)),
 		"port":     port,
-		"path":     r.URL.Path,
-		"query":    r.URL.RawQuery,
+		"path":     path,
+		"query":    string(r.query),
 	}
 	sub := func(tmpl, def string) string {
 		if tmpl == "" {
@@ -238,7 +237,7 @@ func redirectURL(rd *Redirect, r *http.Request, port string) string {
 	proto := strings.ToLower(sub(rd.Protocol, "#{protocol}"))
 	host := sub(rd.Host, "#{host}")
 	p := sub(rd.Port, "#{port}")
-	path := sub(rd.Path, "#{path}")
+	path = sub(rd.Path, "#{path}")
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
@@ -259,27 +258,30 @@ func redirectURL(rd *Redirect, r *http.Request, port string) string {
 		b.WriteString("?")
 		b.WriteString(q)
 	}
-	return b.String()
+	return b.String(), nil
 }
 
 var elbErrorBodies = func() map[int][]byte {
 	m := map[int][]byte{}
-	for _, code := range []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout} {
+	for _, code := range []int{400, 417, 500, 501, 502, 503, 504} {
 		t := strconv.Itoa(code) + " " + http.StatusText(code)
 		m[code] = []byte("<html>\r\n<head><title>" + t + "</title></head>\r\n<body>\r\n<center><h1>" + t + "</h1></center>\r\n</body>\r\n</html>\r\n")
 	}
 	return m
 }()
 
-// elbError answers with an error page of the load balancer's own.
-func (l *listener) elbError(w http.ResponseWriter, c *listenerConfig, code int) {
-	c.stats.countELB(code)
-	body := elbErrorBodies[code]
-	h := w.Header()
-	h.Set("Content-Type", "text/html")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(code)
-	w.Write(body)
+func elbErrorBody(code int) []byte {
+	if b, ok := elbErrorBodies[code]; ok {
+		return b
+	}
+	return elbErrorBodies[500]
+}
+
+func statusText(code int) string {
+	if t := http.StatusText(code); t != "" {
+		return t
+	}
+	return "Status " + strconv.Itoa(code)
 }
 
 // forwardAction is a compiled forward: a weighted choice of groups made by
@@ -307,7 +309,7 @@ type fwdGroup struct {
 // failOpen tells the caller to use unhealthy targets too (ELB fails open).
 // A forward to a single group uses it whatever its weight, as a plain
 // forward action has no weight.
-func (f *forwardAction) pick(cookie string) (*fwdGroup, bool) {
+func (f *forwardAction) pick(cookie []byte) (*fwdGroup, bool) {
 	if len(f.groups) == 1 {
 		fg := &f.groups[0]
 		s := fg.g.set.Load()
@@ -319,10 +321,10 @@ func (f *forwardAction) pick(cookie string) (*fwdGroup, bool) {
 		}
 		return nil, false
 	}
-	if cookie != "" {
+	if len(cookie) > 0 {
 		for i := range f.groups {
 			fg := &f.groups[i]
-			if fg.cookie == cookie && fg.weight > 0 && len(fg.g.set.Load().healthy) > 0 {
+			if fg.cookie == string(cookie) && fg.weight > 0 && len(fg.g.set.Load().healthy) > 0 {
 				return fg, false
 			}
 		}

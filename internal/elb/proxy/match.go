@@ -1,8 +1,8 @@
 package proxy
 
 import (
+	"bytes"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -44,7 +44,7 @@ func compileCond(c Condition) cond {
 	case "host-header":
 		out.kind, out.patterns = condHost, lower(c.Values)
 	case "http-header":
-		out.kind, out.patterns, out.header = condHeader, lower(c.Values), http.CanonicalHeaderKey(c.HeaderName)
+		out.kind, out.patterns, out.header = condHeader, lower(c.Values), c.HeaderName
 	case "query-string":
 		out.kind = condQuery
 		for _, kv := range c.Query {
@@ -78,31 +78,45 @@ func parsePrefix(v string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
-func (c *cond) match(r *http.Request) bool {
+func (c *cond) match(r *request, remote netip.AddrPort) bool {
 	switch c.kind {
 	case condPath:
+		path := r.path
+		if bytes.IndexByte(path, '%') >= 0 {
+			// Patterns match the decoded path, as net/http's URL.Path was;
+			// only escaped paths pay for decoding.
+			p, err := r.decodedPath()
+			if err != nil {
+				return false
+			}
+			path = []byte(p)
+		}
 		for _, p := range c.patterns {
-			if wildcard(p, r.URL.Path, false) {
+			if wildcard(p, path, false) {
 				return true
 			}
 		}
 	case condHost:
-		h := stripPort(r.Host)
+		h := stripPort(r.host)
 		for _, p := range c.patterns {
 			if wildcard(p, h, true) {
 				return true
 			}
 		}
 	case condHeader:
-		for _, v := range r.Header[c.header] {
+		for i := range r.headers {
+			hf := &r.headers[i]
+			if !equalFold(hf.name, c.header) {
+				continue
+			}
 			for _, p := range c.patterns {
-				if wildcard(p, v, true) {
+				if wildcard(p, hf.value, true) {
 					return true
 				}
 			}
 		}
 	case condQuery:
-		q, err := url.ParseQuery(r.URL.RawQuery)
+		q, err := url.ParseQuery(string(r.query))
 		if err != nil && len(q) == 0 {
 			return false
 		}
@@ -120,16 +134,15 @@ func (c *cond) match(r *http.Request) bool {
 		}
 	case condMethod:
 		for _, p := range c.patterns {
-			if p == r.Method {
+			if p == string(r.method) {
 				return true
 			}
 		}
 	case condSourceIP:
-		ap, err := netip.ParseAddrPort(r.RemoteAddr)
-		if err != nil {
+		if !remote.IsValid() {
 			return false
 		}
-		a := ap.Addr().Unmap()
+		a := remote.Addr().Unmap()
 		for _, n := range c.nets {
 			if n.Contains(a) {
 				return true
@@ -139,15 +152,32 @@ func (c *cond) match(r *http.Request) bool {
 	return false
 }
 
-func stripPort(host string) string {
-	if strings.HasPrefix(host, "[") {
-		if i := strings.IndexByte(host, ']'); i > 0 {
-			return host[1:i]
+// decodedPath returns the request path with percent-escapes decoded.
+func (r *request) decodedPath() (string, error) {
+	if bytes.IndexByte(r.path, '%') < 0 {
+		return string(r.path), nil
+	}
+	return url.PathUnescape(string(r.path))
+}
+
+func stripPort[S ~string | ~[]byte](host S) S {
+	if len(host) > 0 && host[0] == '[' {
+		for i := 1; i < len(host); i++ {
+			if host[i] == ']' {
+				return host[1:i]
+			}
 		}
 		return host
 	}
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
-		return host[:i]
+	colon, n := -1, 0
+	for i := 0; i < len(host); i++ {
+		if host[i] == ':' {
+			colon = i
+			n++
+		}
+	}
+	if n == 1 {
+		return host[:colon]
 	}
 	return host
 }
@@ -157,7 +187,7 @@ func stripPort(host string) string {
 // case-insensitively against an already lower-case pattern. It runs in
 // O(len(pattern)*len(s)) at worst by remembering only the last star, the
 // usual greedy-with-backtrack glob match.
-func wildcard(pattern, s string, fold bool) bool {
+func wildcard[S ~string | ~[]byte](pattern string, s S, fold bool) bool {
 	pi, si := 0, 0
 	star, mark := -1, 0
 	for si < len(s) {

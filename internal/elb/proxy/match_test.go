@@ -1,8 +1,7 @@
 package proxy
 
 import (
-	"net/http"
-	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"testing"
 )
@@ -36,16 +35,8 @@ func TestWildcard(t *testing.T) {
 }
 
 func TestConditions(t *testing.T) {
-	req := func(method, target, host string, hdr map[string]string, remote string) *http.Request {
-		r := httptest.NewRequest(method, target, nil)
-		r.Host = host
-		for k, v := range hdr {
-			r.Header.Set(k, v)
-		}
-		r.RemoteAddr = remote
-		return r
-	}
-	base := req("GET", "/shop/cart?lang=EN&x=1", "Shop.Example.com:8080", map[string]string{"User-Agent": "Mobile Safari"}, "10.1.2.3:5555")
+	base := mustParse(t, "GET /shop/cart?lang=EN&x=1 HTTP/1.1\r\nHost: Shop.Example.com:8080\r\nUser-Agent: Mobile Safari\r\n\r\n")
+	remote := netip.MustParseAddrPort("10.1.2.3:5555")
 	tests := []struct {
 		name string
 		c    Condition
@@ -54,6 +45,7 @@ func TestConditions(t *testing.T) {
 		{"path match", Condition{Field: "path-pattern", Values: []string{"/other", "/shop/*"}}, true},
 		{"path is case sensitive", Condition{Field: "path-pattern", Values: []string{"/SHOP/*"}}, false},
 		{"path ignores query", Condition{Field: "path-pattern", Values: []string{"*lang*"}}, false},
+		{"header name folds", Condition{Field: "http-header", HeaderName: "USER-AGENT", Values: []string{"mobile safari"}}, true},
 		{"host strips port, folds case", Condition{Field: "host-header", Values: []string{"shop.example.com"}}, true},
 		{"host wildcard", Condition{Field: "host-header", Values: []string{"*.EXAMPLE.com"}}, true},
 		{"host mismatch", Condition{Field: "host-header", Values: []string{"api.example.com"}}, false},
@@ -71,7 +63,7 @@ func TestConditions(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := compileCond(tc.c)
-			if got := c.match(base); got != tc.want {
+			if got := c.match(base, remote); got != tc.want {
 				t.Errorf("match = %v, want %v", got, tc.want)
 			}
 		})
@@ -113,8 +105,7 @@ func TestParseMatcher(t *testing.T) {
 }
 
 func TestRedirectURL(t *testing.T) {
-	r := httptest.NewRequest("GET", "http://www.example.com:8080/a/b?x=1", nil)
-	r.Host = "www.example.com:8080"
+	r := mustParse(t, "GET http://www.example.com:8080/a/b?x=1 HTTP/1.1\r\nHost: other\r\n\r\n")
 	tests := []struct {
 		rd   Redirect
 		want string
@@ -125,9 +116,22 @@ func TestRedirectURL(t *testing.T) {
 		{Redirect{Port: "80", Query: ""}, "http://www.example.com/a/b?x=1"},
 	}
 	for _, tc := range tests {
-		got := redirectURL(&tc.rd, r, "8080")
+		got, err := redirectURL(&tc.rd, r, "8080")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := url.Parse(got); err != nil || got != tc.want {
 			t.Errorf("redirectURL(%+v) = %q, want %q", tc.rd, got, tc.want)
 		}
 	}
+}
+
+func mustParse(t testing.TB, raw string) *request {
+	t.Helper()
+	r := &request{}
+	n, err := parseRequestHead([]byte(raw), r)
+	if err != nil || n != len(raw) {
+		t.Fatalf("parseRequestHead(%q) = %d, %v", raw, n, err)
+	}
+	return r
 }

@@ -392,13 +392,13 @@ func (t *target) removeFlow(c net.Conn) {
 // pick chooses a target of the group: the sticky one when the cookie names
 // a usable target, else round robin or least outstanding requests over the
 // healthy targets (over all of them when failOpen).
-func (s *targetSet) pick(g *group, failOpen bool, cookie string) *target {
+func (s *targetSet) pick(g *group, failOpen bool, cookie []byte) *target {
 	list := s.healthy
 	if failOpen {
 		list = s.all
 	}
-	if cookie != "" {
-		if t := s.byCookie[cookie]; t != nil && (failOpen || t.routable.Load()) {
+	if len(cookie) > 0 {
+		if t := s.byCookie[string(cookie)]; t != nil && (failOpen || t.routable.Load()) {
 			return t
 		}
 	}

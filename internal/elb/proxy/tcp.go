@@ -60,11 +60,11 @@ func (l *listener) handleFlow(c net.Conn) {
 	// A second attempt on another pick covers a target that died since its
 	// last health check.
 	for attempt := 0; attempt < 2 && bc == nil; attempt++ {
-		fg, failOpen := f.pick("")
+		fg, failOpen := f.pick(nil)
 		if fg == nil {
 			return
 		}
-		t = fg.g.set.Load().pick(fg.g, failOpen, "")
+		t = fg.g.set.Load().pick(fg.g, failOpen, nil)
 		if t == nil {
 			return
 		}
