@@ -61,6 +61,15 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// once shutdown starts; zero means 15 seconds.
 	ShutdownTimeout time.Duration
+	// Runtime runs ECS tasks: "process" (host processes), "docker", or ""
+	// for none (tasks are recorded but not run).
+	Runtime string
+	// TimeScale makes deployment waits pass N times faster (hooks, bake
+	// times, canary intervals); 0 or 1 is real time.
+	TimeScale float64
+	// APIOnly leaves the background work (ECS scheduler, deployment engine)
+	// off, for tests that compare stored state byte for byte.
+	APIOnly bool
 }
 
 // Server is a running cutover.
@@ -83,6 +92,11 @@ type Server struct {
 
 	httpLn, tlsLn   net.Listener
 	httpSrv, tlsSrv *http.Server
+
+	// loops are the background workers Start runs; stopLoops ends them.
+	loops     []func(context.Context) error
+	loopsStop context.CancelFunc
+	loopsDone sync.WaitGroup
 
 	errc         chan error
 	shutdownOnce sync.Once
@@ -231,6 +245,15 @@ func (s *Server) Start() {
 	if s.tlsSrv != nil {
 		go serve(s.tlsSrv, s.tlsLn, "HTTPS")
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.loopsStop = cancel
+	for _, loop := range s.loops {
+		s.loopsDone.Go(func() {
+			if err := loop(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("background worker stopped", "err", err)
+			}
+		})
+	}
 	s.log.Info("serving", "http", s.Endpoint(), "https", s.TLSEndpoint(), "data_dir", s.cfg.DataDir, "region", s.cfg.Region)
 }
 
@@ -277,6 +300,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			})
 		}
 		wg.Wait()
+		// Requests are done; now the background workers, which write to the
+		// store and drive the runtime, stop before those close.
+		if s.loopsStop != nil {
+			s.loopsStop()
+			done := make(chan struct{})
+			go func() { s.loopsDone.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				errs = append(errs, fmt.Errorf("server: background workers still running at the shutdown deadline: %w", ctx.Err()))
+			}
+		}
 		errs = append(errs, s.closeAll())
 		s.shutdownErr = errors.Join(errs...)
 		if s.shutdownErr == nil {

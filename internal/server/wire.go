@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,11 +11,16 @@ import (
 	"github.com/cutover/cutover/internal/awsproto"
 	"github.com/cutover/cutover/internal/awsproto/jsonrpc"
 	"github.com/cutover/cutover/internal/awsproto/sigv4"
+	"github.com/cutover/cutover/internal/clock"
 	"github.com/cutover/cutover/internal/codedeploy"
 	"github.com/cutover/cutover/internal/credentials"
 	"github.com/cutover/cutover/internal/ecs"
 	"github.com/cutover/cutover/internal/elb"
 	"github.com/cutover/cutover/internal/elb/proxy"
+	"github.com/cutover/cutover/internal/engine"
+	"github.com/cutover/cutover/internal/runtime"
+	"github.com/cutover/cutover/internal/runtime/docker"
+	"github.com/cutover/cutover/internal/runtime/process"
 	"github.com/cutover/cutover/internal/store/sqlite"
 )
 
@@ -71,24 +78,88 @@ func (s *Server) openParts(ctx context.Context) error {
 	s.registry.MustRegister(px.Metrics())
 
 	// ECS: the API over the store, registering task endpoints with the load
-	// balancer above.
-	// GAP: no runtime and no scheduler loop yet, so tasks are recorded but
-	// not run. When the scheduler lands, choose the runtime here (process by
-	// default, docker by flag), start its loop in Start and stop it before
-	// the store closes.
-	ecsSvc, err := ecs.New(ecs.Config{
+	// balancer above; its scheduler runs tasks on the chosen runtime.
+	rt, err := s.openRuntime(ctx)
+	if err != nil {
+		return err
+	}
+	ecsCfg := ecs.Config{
 		Region:    s.cfg.Region,
 		AccountID: s.cfg.AccountID,
 		Store:     db,
 		LB:        lb,
 		Log:       s.log,
 		Now:       s.cfg.Now,
-	})
+		Owner:     s.owner("ecs"),
+	}
+	if rt != nil {
+		// Assigned only when set: a nil *process.Runtime in the interface
+		// would not compare equal to nil.
+		ecsCfg.Runtime = rt
+	}
+	ecsSvc, err := ecs.New(ecsCfg)
 	if err != nil {
 		return fmt.Errorf("server: starting ecs: %w", err)
 	}
 	s.registerJSON(ecsSvc.JSON(), ecs.SigningName)
+
+	// The deployment engine advances CodeDeploy deployments through ECS and
+	// the load balancer's weights, on a clock --time-scale can speed up.
+	eng, err := engine.New(engine.Config{
+		Store:      db,
+		CodeDeploy: cd,
+		ECS:        ecsCluster{ecsSvc},
+		Traffic:    lb,
+		Clock:      clock.Scaled(s.cfg.TimeScale),
+		Owner:      s.owner("engine"),
+		Log:        s.log.With("component", "engine"),
+	})
+	if err != nil {
+		return fmt.Errorf("server: starting the deployment engine: %w", err)
+	}
+	if !s.cfg.APIOnly {
+		if rt != nil {
+			s.loops = append(s.loops, ecsSvc.Run)
+		}
+		s.loops = append(s.loops, eng.Run)
+	}
 	return nil
+}
+
+// openRuntime starts the container runtime ECS tasks run on.
+func (s *Server) openRuntime(ctx context.Context) (runtime.Runtime, error) {
+	var rt runtime.Runtime
+	switch s.cfg.Runtime {
+	case "", "none":
+		return nil, nil
+	case "process":
+		p, err := process.New(process.Options{StateDir: filepath.Join(s.cfg.DataDir, "runtime"), Log: s.log.With("component", "runtime")})
+		if err != nil {
+			return nil, fmt.Errorf("server: starting the process runtime: %w", err)
+		}
+		rt = p
+	case "docker":
+		d, err := docker.New(ctx, docker.Options{Log: s.log.With("component", "runtime")})
+		if err != nil {
+			return nil, fmt.Errorf("server: connecting to Docker: %w", err)
+		}
+		rt = d
+	default:
+		return nil, fmt.Errorf("server: unknown runtime %q (want process, docker or none)", s.cfg.Runtime)
+	}
+	// Closing a runtime stops watching tasks but leaves them running, so a
+	// restarted server adopts them.
+	s.closers = append(s.closers, rt.Close)
+	return rt, nil
+}
+
+// owner names this server in store leases. It must stay the same across
+// restarts so a restarted server takes its leases back at once; the data
+// dir is part of it because two servers on one host have two stores.
+func (s *Server) owner(role string) string {
+	host, _ := os.Hostname()
+	sum := sha256.Sum256([]byte(s.cfg.DataDir))
+	return fmt.Sprintf("%s@%s/%s", role, host, hex.EncodeToString(sum[:4]))
 }
 
 func (s *Server) registerJSON(svc *jsonrpc.Service, signingNames ...string) {
