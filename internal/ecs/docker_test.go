@@ -92,6 +92,7 @@ func pushVersionServer(t *testing.T) string {
 // containers: the initial task set's tasks run, register, turn healthy and
 // serve through the listener; a restarted scheduler adopts them.
 func TestDockerCodeDeployService(t *testing.T) {
+	t.Parallel()
 	dockerOrSkip(t)
 	image := pushVersionServer(t)
 	owner := "cutover-ecs-test-" + randomHex(4)

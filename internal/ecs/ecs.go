@@ -118,6 +118,9 @@ type Service struct {
 	// slow stop is not asked for twice.
 	stopping sync.Map
 	stopWG   sync.WaitGroup
+	// passMu keeps reconcile passes of this Service from overlapping
+	// (Run's and a test's or caller's direct Reconcile).
+	passMu sync.Mutex
 	// kick wakes Run early after an API change.
 	kick chan struct{}
 }

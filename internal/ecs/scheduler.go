@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cutover/cutover/internal/awsproto"
@@ -84,8 +83,6 @@ type pass struct {
 	versions map[string]int64                 // task id → record version
 }
 
-var passMu sync.Mutex
-
 // Reconcile does one pass over every service: it brings each task set to
 // its desired count, registers and deregisters targets, and records what
 // it sees. Tests call it directly; Run calls it on every tick.
@@ -93,8 +90,8 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	if s.rt == nil {
 		return nil
 	}
-	passMu.Lock()
-	defer passMu.Unlock()
+	s.passMu.Lock()
+	defer s.passMu.Unlock()
 	p := &pass{now: s.now(), taskDefs: map[string]*taskDefRec{}, targets: map[string]map[string]elb.Target{}, versions: map[string]int64{}}
 	var (
 		services []*serviceRec

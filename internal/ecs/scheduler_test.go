@@ -48,6 +48,7 @@ func (e *env) codeDeployService(name string, n int32) (tg string, port int32, td
 // the engine's path: a second set, made primary, and the first deleted,
 // draining and stopping its tasks.
 func TestCodeDeployServiceServesThroughListener(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	tg, port, _, setID := e.codeDeployService("web", 2)
 	set := e.waitSteady("apps", "web", setID, 2, 30*time.Second)
@@ -182,6 +183,7 @@ func TestCodeDeployServiceServesThroughListener(t *testing.T) {
 // stopped with its reason, replaced under a new id with backoff, and the
 // set reports the failure once it repeats.
 func TestCrashingTaskIsReplaced(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	e.cluster("apps")
 	td := e.taskDef("crash", map[string]string{"VERSION": "v1", "EXIT_AFTER": "200ms", "EXIT_CODE": "3"})
@@ -226,6 +228,7 @@ func TestCrashingTaskIsReplaced(t *testing.T) {
 // TestFailedStartReported: a task that cannot start at all (no such
 // executable) is a TaskFailedToStart with the runtime's reason.
 func TestFailedStartReported(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	e.cluster("apps")
 	td := must[*awsecs.RegisterTaskDefinitionOutput](t)(e.ecs.RegisterTaskDefinition(bg, &awsecs.RegisterTaskDefinitionInput{
@@ -258,6 +261,7 @@ func TestFailedStartReported(t *testing.T) {
 // store and state directory find the running tasks instead of starting
 // more.
 func TestRestartAdoptsRunningTasks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	tg, port, _, setID := e.codeDeployService("web", 2)
 	e.waitSteady("apps", "web", setID, 2, 30*time.Second)
@@ -308,6 +312,7 @@ func TestRestartAdoptsRunningTasks(t *testing.T) {
 // TestStopTaskIsReplaced: StopTask drains and stops the task with the
 // user's reason, and the scheduler starts a replacement.
 func TestStopTaskIsReplaced(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	tg, _, _, setID := e.codeDeployService("web", 1)
 	e.waitSteady("apps", "web", setID, 1, 30*time.Second)
@@ -344,6 +349,7 @@ func mustPort(t *testing.T, endpoint string) int {
 // TestECSControllerRollingUpdate: UpdateService with a new task
 // definition starts a new PRIMARY deployment and replaces the old tasks.
 func TestECSControllerRollingUpdate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	e.cluster("apps")
 	tg := e.targetGroup("rolling")
