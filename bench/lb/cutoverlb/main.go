@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"syscall"
@@ -24,7 +25,17 @@ func main() {
 	a := flag.String("a", "127.0.0.1:18081", "target of group a (weight 90)")
 	b := flag.String("b", "127.0.0.1:18082", "target of group b (weight 10)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until exit")
+	memprofile := flag.String("memprofile", "", "write an allocation profile to this file at exit")
 	flag.Parse()
+	if *memprofile != "" {
+		runtime.MemProfileRate = 4096
+		defer func() {
+			if f, err := os.Create(*memprofile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {

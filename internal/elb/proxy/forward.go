@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -35,20 +37,96 @@ var (
 // bconn is a connection to a target with its buffers.
 type bconn struct {
 	c       net.Conn
+	rc      syscall.RawConn // nil when c is not a socket
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	timeout time.Duration
 	armed   time.Time // when the read deadline was last pushed out
 	idleAt  time.Time
+	// awaitNext makes the next write wait for the response: see writeAwait.
+	awaitNext bool
 }
 
 func newBconn(c net.Conn, timeout time.Duration) *bconn {
 	b := &bconn{c: c, timeout: timeout}
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			b.rc = rc
+		}
+	}
 	b.br = readers.Get().(*bufio.Reader)
 	b.br.Reset(b)
 	b.bw = writers.Get().(*bufio.Writer)
-	b.bw.Reset(c)
+	b.bw.Reset(bconnWriter{b})
 	return b
+}
+
+// bconnWriter is the target connection as the request writer sees it.
+type bconnWriter struct{ b *bconn }
+
+func (w bconnWriter) Write(p []byte) (int, error) {
+	if w.b.awaitNext && w.b.rc != nil && w.b.br.Buffered() == 0 {
+		w.b.awaitNext = false
+		return w.b.writeAwait(p)
+	}
+	return w.b.c.Write(p)
+}
+
+// flushAwait sends the buffered request and waits until the target has
+// answered something.
+func (b *bconn) flushAwait() error {
+	b.awaitNext = true
+	err := b.bw.Flush()
+	b.awaitNext = false
+	return err
+}
+
+// writeAwait writes the last bytes of a request and then waits for the
+// connection to become readable, without the read that net.Conn would try
+// first: right after a request that read always finds nothing, and on a VM
+// each syscall costs as much as the rest of the proxying. The write is made
+// from inside RawConn.Read, after the poller's readiness was reset, so the
+// response cannot arrive unnoticed between the write and the wait. If the
+// socket buffer is full the rest goes the ordinary way. Waiting honours the
+// read deadline; whatever ends the wait (data, timeout, close) the
+// following read sees too.
+func (b *bconn) writeAwait(p []byte) (int, error) {
+	now := time.Now()
+	if now.Sub(b.armed) > b.timeout>>3 {
+		b.armed = now
+		b.c.SetReadDeadline(now.Add(b.timeout))
+	}
+	n := 0
+	var werr error
+	written := false
+	b.rc.Read(func(fd uintptr) bool {
+		if written {
+			return true
+		}
+		written = true
+		for n < len(p) {
+			k, err := syscall.Write(int(fd), p[n:])
+			if k > 0 {
+				n += k
+			}
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				werr = err
+				return true
+			}
+		}
+		return false
+	})
+	if werr == syscall.EAGAIN {
+		m, err := b.c.Write(p[n:])
+		return n + m, err
+	}
+	if werr != nil {
+		return n, &net.OpError{Op: "write", Net: "tcp", Addr: b.c.RemoteAddr(), Err: os.NewSyscallError("write", werr)}
+	}
+	return n, nil
 }
 
 // Read implements the target idle timeout: a read fails once the target
@@ -205,8 +283,11 @@ func (l *listener) forward(c *httpConn, cfg *listenerConfig, f *forwardAction) b
 		}
 		complete, targetErr = c.copyResponseBody(body, chunkOut, rh.contentLength < 0)
 	}
-	if complete && c.flush() != nil {
-		complete, closeConn = true, true
+	// A keep-alive response stays in c.out: the serve loop sends it and
+	// waits for the next request in one step (flushAwait), once the target
+	// connection is back in the pool.
+	if complete && closeConn {
+		c.flush()
 	}
 	if complete && !rh.close {
 		t.pool.put(bc, time.Now())
@@ -321,7 +402,7 @@ func (l *listener) roundTrip(c *httpConn, t *target) (*bconn, respHead, time.Dur
 				return nil, respHead{}, 0, -1
 			}
 		}
-		err = bc.bw.Flush()
+		err = bc.flushAwait()
 		var rh respHead
 		if err == nil {
 			c.out, rh, err = readHead(bc.br, c.out)

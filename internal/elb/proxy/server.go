@@ -2,11 +2,13 @@ package proxy
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -53,6 +55,17 @@ type httpConn struct {
 	remoteIP   string // for X-Forwarded-For
 	lb         lengthBody
 	closedOnce sync.Once
+
+	// flushAwait's state, kept here so that its callback, bound once in
+	// awaitFn, allocates nothing per request.
+	rc           syscall.RawConn
+	awaitFn      func(uintptr) bool
+	awaitP       []byte
+	awaitN       int
+	awaitErr     error
+	awaitDone    bool
+	guardExpired bool
+	pipelined    bool // the client sent a request before the previous response
 }
 
 // serveHTTP accepts client connections until the listener closes.
@@ -79,6 +92,10 @@ func (l *listener) serveHTTP() {
 		c := &httpConn{l: l, c: nc}
 		if tc, ok := nc.(*net.TCPConn); ok {
 			c.tc = tc
+			if rc, err := tc.SyscallConn(); err == nil {
+				c.rc = rc
+				c.awaitFn = c.await
+			}
 		}
 		if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 			c.remote = a.AddrPort()
@@ -169,7 +186,11 @@ func (c *httpConn) serve() {
 		keep := c.l.handle(c)
 		c.inRequest = false
 		if !keep || c.l.draining.Load() {
+			c.flush()
 			return
+		}
+		if c.r < c.w {
+			c.pipelined = true
 		}
 		if c.r == c.w && len(c.rbuf) > initialReadBuf {
 			// A large head grew the buffer; give the memory back while idle.
@@ -191,6 +212,9 @@ func (c *httpConn) releaseReadBuf() {
 // it answers 400 (or 501/417) itself and returns false.
 func (c *httpConn) readRequest() bool {
 	c.scanned = 0
+	if len(c.out) > 0 && c.flushAwait() != nil {
+		return false
+	}
 	for {
 		if c.w > c.r {
 			buf := c.rbuf[c.r:c.w]
@@ -274,7 +298,14 @@ func (c *httpConn) fill(limit int) bool {
 	}
 	for {
 		c.armRead()
-		n, err := c.c.Read(c.rbuf[c.w:])
+		var n int
+		var err error
+		if c.guardExpired {
+			c.guardExpired = false
+			n, err = c.readAfterGuard(c.rbuf[c.w:])
+		} else {
+			n, err = c.c.Read(c.rbuf[c.w:])
+		}
 		c.w += n
 		if n > 0 {
 			return true
@@ -291,6 +322,100 @@ func (c *httpConn) fill(limit int) bool {
 		}
 		return false
 	}
+}
+
+// awaitGuard bounds how long flushAwait trusts the poller to report the
+// next request. A request the client pipelined before the previous
+// response went out may have arrived unreported; it is found when the
+// guard expires, and the connection stops using flushAwait.
+const awaitGuard = 25 * time.Millisecond
+
+// flushAwait sends the pending response and waits for the next request
+// without the read net.Conn would try first, which right after a response
+// always finds nothing (see bconn.writeAwait). The write is made inside
+// RawConn.Read, after the poller's readiness was reset, so a request sent
+// in answer to this response is never missed; one sent earlier (pipelined)
+// might be, hence awaitGuard.
+func (c *httpConn) flushAwait() error {
+	if c.rc == nil || c.pipelined || c.r != c.w {
+		return c.flush()
+	}
+	now := time.Now()
+	c.c.SetReadDeadline(now.Add(awaitGuard))
+	c.armed = time.Time{} // the idle deadline is set again before the next read
+	c.awaitP, c.awaitN, c.awaitErr, c.awaitDone = c.out, 0, nil, false
+	err := c.rc.Read(c.awaitFn)
+	p, n, werr := c.awaitP, c.awaitN, c.awaitErr
+	c.awaitP = nil
+	c.out = c.out[:0]
+	if werr == syscall.EAGAIN {
+		_, werr = c.c.Write(p[n:])
+	} else if werr != nil {
+		return werr
+	}
+	if werr != nil {
+		return werr
+	}
+	if err != nil && isTimeout(err) {
+		c.guardExpired = true
+	}
+	return nil
+}
+
+// await is the RawConn.Read callback of flushAwait.
+func (c *httpConn) await(fd uintptr) bool {
+	if c.awaitDone {
+		return true
+	}
+	c.awaitDone = true
+	p := c.awaitP
+	for c.awaitN < len(p) {
+		k, err := syscall.Write(int(fd), p[c.awaitN:])
+		if k > 0 {
+			c.awaitN += k
+		}
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			c.awaitErr = err
+			return true
+		}
+	}
+	return false
+}
+
+// readAfterGuard reads once the guard of flushAwait expired. Data that is
+// already there was missed by the poller: the client pipelines, and the
+// connection reads the ordinary way from now on.
+func (c *httpConn) readAfterGuard(p []byte) (int, error) {
+	var n int
+	var rerr error
+	first := true
+	err := c.rc.Read(func(fd uintptr) bool {
+		for {
+			k, e := syscall.Read(int(fd), p)
+			if e == syscall.EINTR {
+				continue
+			}
+			if e == syscall.EAGAIN {
+				first = false
+				return false
+			}
+			if first && k > 0 {
+				c.pipelined = true
+			}
+			n, rerr = max(k, 0), e
+			if e == nil && k == 0 {
+				rerr = io.EOF
+			}
+			return true
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, rerr
 }
 
 // armRead pushes the client read deadline out to the idle timeout. As in
@@ -365,8 +490,8 @@ func (c *httpConn) writeDirect(code int, contentType string, body []byte, locati
 	if !req.isHead() {
 		c.out = append(c.out, body...)
 	}
-	if c.flush() != nil {
-		return false
+	if closeConn {
+		c.flush()
 	}
 	return !closeConn
 }
