@@ -93,7 +93,10 @@ type Server struct {
 	httpLn, tlsLn   net.Listener
 	httpSrv, tlsSrv *http.Server
 
-	// loops are the background workers Start runs; stopLoops ends them.
+	// started is set by Start: until then the HTTP servers do not own the
+	// listeners, and Shutdown closes them itself.
+	started bool
+	// loops are the background workers Start runs; Shutdown ends them.
 	loops     []func(context.Context) error
 	loopsStop context.CancelFunc
 	loopsDone sync.WaitGroup
@@ -145,6 +148,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s := &Server{cfg: cfg, log: cfg.Log, jsonServices: map[string]*jsonrpc.Service{}, errc: make(chan error, 2)}
 	defer func() {
 		if err != nil {
+			s.closeListeners()
 			s.closeAll()
 		}
 	}()
@@ -236,6 +240,7 @@ func (s *Server) newHTTPServer() *http.Server {
 // Start serves on both listeners in the background. A listener that fails
 // reports on Err.
 func (s *Server) Start() {
+	s.started = true
 	serve := func(srv *http.Server, ln net.Listener, name string) {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- fmt.Errorf("server: %s listener: %w", name, err)
@@ -281,6 +286,9 @@ func (s *Server) Run(ctx context.Context) error {
 // safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
+		if !s.started {
+			s.closeListeners()
+		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var errs []error
@@ -325,9 +333,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // store they write to.
 func (s *Server) closeAll() error {
 	var errs []error
-	if s.httpLn != nil && s.httpSrv == nil {
-		s.httpLn.Close()
-	}
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		if err := s.closers[i](); err != nil {
 			errs = append(errs, err)
@@ -335,6 +340,15 @@ func (s *Server) closeAll() error {
 	}
 	s.closers = nil
 	return errors.Join(errs...)
+}
+
+// closeListeners releases the ports of a server that never served.
+func (s *Server) closeListeners() {
+	for _, ln := range []net.Listener{s.httpLn, s.tlsLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 }
 
 // Handler is the whole HTTP handler, as served on both listeners.

@@ -524,3 +524,47 @@ func TestBanner(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownWithoutStart releases the ports of a server that never served,
+// so a second server can bind them.
+func TestShutdownWithoutStart(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := server.New(t.Context(), server.Config{Addr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, tlsAddr := srv.Addr(), srv.TLSAddr()
+	if err := srv.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := server.New(t.Context(), server.Config{Addr: addr, TLSAddr: tlsAddr, DataDir: dir})
+	if err != nil {
+		t.Fatalf("ports not released: %v", err)
+	}
+	again.Shutdown(t.Context())
+}
+
+// TestNewFailsCleanly checks that a failed start (the HTTPS port is taken)
+// leaves nothing open: the HTTP port and the store can be used again.
+func TestNewFailsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	first := start(t, dir)
+	taken := first.TLSAddr()
+	first.Shutdown(t.Context())
+
+	blocker, err := server.New(t.Context(), server.Config{Addr: "127.0.0.1:0", TLSAddr: taken, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Shutdown(t.Context())
+
+	_, err = server.New(t.Context(), server.Config{Addr: "127.0.0.1:0", TLSAddr: taken, DataDir: dir})
+	if err == nil {
+		t.Fatal("New succeeded on a taken HTTPS port")
+	}
+	again, err := server.New(t.Context(), server.Config{Addr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatalf("data dir unusable after a failed start: %v", err)
+	}
+	again.Shutdown(t.Context())
+}
