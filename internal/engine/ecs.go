@@ -111,6 +111,9 @@ func (f *failure) Error() string { return f.code + ": " + f.message }
 type outcome struct {
 	apply []func(d *codedeploy.Deployment)
 	fail  *failure
+	// progress: the world moved even if the record may not (a hook that
+	// answered during its call), so the next step may be due at once.
+	progress bool
 }
 
 func (o *outcome) do(fn func(d *codedeploy.Deployment)) { o.apply = append(o.apply, fn) }
@@ -151,7 +154,9 @@ func (e *Engine) Reconcile(ctx context.Context, id string) (again, done bool, er
 		}
 		out.fail = f
 	}
-	if h := e.cfg.stepHook; h != nil {
+	after, _ := json.Marshal(st)
+	acted := out.fail != nil || len(out.apply) > 0 || string(after) != string(before)
+	if h := e.cfg.stepHook; h != nil && acted {
 		if err := h(id, step, "effect"); err != nil {
 			return false, false, err
 		}
@@ -161,38 +166,35 @@ func (e *Engine) Reconcile(ctx context.Context, id string) (again, done bool, er
 			return false, false, err
 		}
 		e.log.InfoContext(ctx, "deployment ended", "deployment", id, "step", step, "code", out.fail.code, "message", out.fail.message)
-	} else {
-		after, _ := json.Marshal(st)
-		if len(out.apply) > 0 || string(after) != string(before) {
-			err := e.cd.UpdateDeployment(ctx, id, func(fresh *codedeploy.Deployment) error {
-				if codedeploy.Terminal(fresh.Status) {
-					return errStale
-				}
-				old, _ := json.Marshal(fresh)
-				for _, fn := range out.apply {
-					fn(fresh)
-				}
-				fresh.EngineState = after
-				if cur, _ := json.Marshal(fresh); string(cur) == string(old) {
-					// Nothing new (a wait that re-read the world): no write.
-					return codedeploy.ErrUnchanged
-				}
-				changed = true
-				if fresh.Target != nil {
-					fresh.Target.LastUpdatedAt = awsproto.NewTime(now)
-					fresh.DeploymentOverview = overview(fresh.Target.Status)
-				}
-				return nil
-			})
-			if errors.Is(err, errStale) {
-				return false, true, nil
+	} else if acted {
+		err := e.cd.UpdateDeployment(ctx, id, func(fresh *codedeploy.Deployment) error {
+			if codedeploy.Terminal(fresh.Status) {
+				return errStale
 			}
-			if err != nil {
-				return false, false, fmt.Errorf("storing step %s of %s: %w", step, id, err)
+			old, _ := json.Marshal(fresh)
+			for _, fn := range out.apply {
+				fn(fresh)
 			}
+			fresh.EngineState = after
+			if cur, _ := json.Marshal(fresh); string(cur) == string(old) {
+				// Nothing new (a wait that re-read the world): no write.
+				return codedeploy.ErrUnchanged
+			}
+			changed = true
+			if fresh.Target != nil {
+				fresh.Target.LastUpdatedAt = awsproto.NewTime(now)
+				fresh.DeploymentOverview = overview(fresh.Target.Status)
+			}
+			return nil
+		})
+		if errors.Is(err, errStale) {
+			return false, true, nil
+		}
+		if err != nil {
+			return false, false, fmt.Errorf("storing step %s of %s: %w", step, id, err)
 		}
 	}
-	if h := e.cfg.stepHook; h != nil {
+	if h := e.cfg.stepHook; h != nil && (changed || out.fail != nil) {
 		if err := h(id, step, "stored"); err != nil {
 			return false, false, err
 		}
@@ -202,7 +204,7 @@ func (e *Engine) Reconcile(ctx context.Context, id string) (again, done bool, er
 	}
 	// Progress means the next step may be due at once; a step that only
 	// waited changed nothing.
-	return changed, false, nil
+	return changed || out.progress, false, nil
 }
 
 var errStale = errors.New("engine: deployment already ended")
@@ -503,6 +505,7 @@ func (e *Engine) hookStep(ctx context.Context, d *codedeploy.Deployment, st *ecs
 		return fail(err.Error(), "UnknownError")
 	}
 	id := exec.ID
+	out.progress = true
 	out.do(func(d *codedeploy.Deployment) {
 		// The hook may have answered already; never overwrite its answer.
 		if h := d.Hook(id); h != nil && h.Status == codedeploy.HookPending {
