@@ -229,7 +229,9 @@ func (l *listener) forward(c *httpConn, cfg *listenerConfig, f *forwardAction) b
 		if code == http.StatusBadRequest {
 			// The client's body framing broke while it was being sent:
 			// neither the target nor this connection can be trusted.
-			return c.writeELBError(cfg, code, true)
+			c.writeELBError(cfg, code, true)
+			c.lingerClose()
+			return false
 		}
 		if code == -1 {
 			return false // the client went away

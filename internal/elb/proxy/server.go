@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -41,20 +42,19 @@ type httpConn struct {
 	c  net.Conn
 	tc *net.TCPConn // nil when the listener is not TCP (tests)
 
-	rbp        *[]byte
-	rbuf       []byte
-	r, w       int
-	scanned    int
-	inRequest  bool      // between a request's first byte and its response's end
-	armed      time.Time // when the read deadline was last pushed out
-	idle       atomic.Bool
-	target     atomic.Pointer[bconn] // the target connection in use, for close
-	out        []byte
-	req        request
-	remote     netip.AddrPort
-	remoteIP   string // for X-Forwarded-For
-	lb         lengthBody
-	closedOnce sync.Once
+	rbp       *[]byte
+	rbuf      []byte
+	r, w      int
+	scanned   int
+	inRequest bool      // between a request's first byte and its response's end
+	armed     time.Time // when the read deadline was last pushed out
+	idle      atomic.Bool
+	target    atomic.Pointer[bconn] // the target connection in use, for close
+	out       []byte
+	req       request
+	remote    netip.AddrPort
+	remoteIP  string // for X-Forwarded-For
+	lb        lengthBody
 
 	// flushAwait's state, kept here so that its callback, bound once in
 	// awaitFn, allocates nothing per request.
@@ -275,6 +275,31 @@ func (c *httpConn) rejectHead(err error) {
 	cfg.stats.requests.Add(1)
 	cfg.stats.direct.Add(1)
 	c.writeELBError(cfg, code, true)
+	c.lingerClose()
+}
+
+// lingerClose ends a connection whose client may still be sending (a
+// rejected head or body): closing with unread bytes would make the kernel
+// reset the connection and could destroy the error response before the
+// client reads it. So the write half closes first and what the client
+// still sends is read and dropped, for a bounded time and size.
+func (c *httpConn) lingerClose() {
+	if c.tc == nil {
+		return
+	}
+	c.tc.CloseWrite()
+	c.c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	buf := c.rbuf
+	if len(buf) == 0 {
+		return
+	}
+	for n := 0; n < maxDiscardBody; {
+		k, err := c.c.Read(buf)
+		n += k
+		if err != nil {
+			return
+		}
+	}
 }
 
 // fill reads more client bytes into the buffer, growing it up to limit.
@@ -655,10 +680,8 @@ func (c *httpConn) readLine(limit int) ([]byte, error) {
 }
 
 func indexByteFrom(b []byte, c byte, from int) int {
-	for i := from; i < len(b); i++ {
-		if b[i] == c {
-			return i
-		}
+	if i := bytes.IndexByte(b[from:], c); i >= 0 {
+		return from + i
 	}
 	return -1
 }
