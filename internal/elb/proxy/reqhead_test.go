@@ -280,4 +280,3 @@ func FuzzParseRequestHead(f *testing.F) {
 		}
 	})
 }
-
