@@ -59,6 +59,11 @@ func newFakeECS() *fakeECS {
 		TaskSets: []TaskSetState{{ID: "ecs-svc/0", ARN: "arn:ts/0", Status: "PRIMARY", TaskDefinition: "web:1", DesiredCount: 2, RunningCount: 2, HealthyCount: 2,
 			TargetGroupARN: blueTG, ScalePercent: 100, StabilityStatus: "STEADY_STATE"}},
 	}
+	api := *f.services["c/web"]
+	api.ServiceARN, api.ServiceName = "arn:aws:ecs:us-east-1:123456789012:service/c/api", "api"
+	api.TaskSets = []TaskSetState{api.TaskSets[0]}
+	api.TaskSets[0].ID = "ecs-svc/api0"
+	f.services["c/api"] = &api
 	return f
 }
 
@@ -306,6 +311,7 @@ type groupOpts struct {
 	termWait    int32
 	rollback    []types.AutoRollbackEvent
 	noTestRoute bool
+	service     string // default "web"
 }
 
 func (e *env) group(name string, o groupOpts) {
@@ -321,6 +327,9 @@ func (e *env) group(name string, o groupOpts) {
 		ProdTrafficRoute: &types.TrafficRoute{ListenerArns: []string{prodListener}},
 		TestTrafficRoute: &types.TrafficRoute{ListenerArns: []string{testListener}},
 	}
+	if o.service == "" {
+		o.service = "web"
+	}
 	if o.noTestRoute {
 		pair.TestTrafficRoute = nil
 	}
@@ -331,7 +340,7 @@ func (e *env) group(name string, o groupOpts) {
 	in := &cd.CreateDeploymentGroupInput{
 		ApplicationName: aws.String("app"), DeploymentGroupName: aws.String(name), ServiceRoleArn: aws.String(testRole),
 		DeploymentStyle:  &types.DeploymentStyle{DeploymentType: types.DeploymentTypeBlueGreen, DeploymentOption: types.DeploymentOptionWithTrafficControl},
-		EcsServices:      []types.ECSService{{ClusterName: aws.String("c"), ServiceName: aws.String("web")}},
+		EcsServices:      []types.ECSService{{ClusterName: aws.String("c"), ServiceName: aws.String(o.service)}},
 		LoadBalancerInfo: &types.LoadBalancerInfo{TargetGroupPairInfoList: []types.TargetGroupPairInfo{pair}},
 		BlueGreenDeploymentConfiguration: &types.BlueGreenDeploymentConfiguration{
 			DeploymentReadyOption:                     ready,
