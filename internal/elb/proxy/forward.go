@@ -45,6 +45,13 @@ type bconn struct {
 	idleAt  time.Time
 	// awaitNext makes the next write wait for the response: see writeAwait.
 	awaitNext bool
+	// writeAwait's state, so that its callback, bound once in awaitFn,
+	// allocates nothing per request.
+	awaitFn   func(uintptr) bool
+	awaitP    []byte
+	awaitN    int
+	awaitErr  error
+	awaitDone bool
 }
 
 func newBconn(c net.Conn, timeout time.Duration) *bconn {
@@ -52,6 +59,7 @@ func newBconn(c net.Conn, timeout time.Duration) *bconn {
 	if sc, ok := c.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			b.rc = rc
+			b.awaitFn = b.await
 		}
 	}
 	b.br = readers.Get().(*bufio.Reader)
@@ -59,6 +67,29 @@ func newBconn(c net.Conn, timeout time.Duration) *bconn {
 	b.bw = writers.Get().(*bufio.Writer)
 	b.bw.Reset(bconnWriter{b})
 	return b
+}
+
+// await is the RawConn.Read callback of writeAwait: the first call writes,
+// the next one, when the connection is readable, ends the wait.
+func (b *bconn) await(fd uintptr) bool {
+	if b.awaitDone {
+		return true
+	}
+	b.awaitDone = true
+	for b.awaitN < len(b.awaitP) {
+		k, err := syscall.Write(int(fd), b.awaitP[b.awaitN:])
+		if k > 0 {
+			b.awaitN += k
+		}
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			b.awaitErr = err
+			return true
+		}
+	}
+	return false
 }
 
 // bconnWriter is the target connection as the request writer sees it.
@@ -96,29 +127,10 @@ func (b *bconn) writeAwait(p []byte) (int, error) {
 		b.armed = now
 		b.c.SetReadDeadline(now.Add(b.timeout))
 	}
-	n := 0
-	var werr error
-	written := false
-	b.rc.Read(func(fd uintptr) bool {
-		if written {
-			return true
-		}
-		written = true
-		for n < len(p) {
-			k, err := syscall.Write(int(fd), p[n:])
-			if k > 0 {
-				n += k
-			}
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil {
-				werr = err
-				return true
-			}
-		}
-		return false
-	})
+	b.awaitP, b.awaitN, b.awaitErr, b.awaitDone = p, 0, nil, false
+	b.rc.Read(b.awaitFn)
+	n, werr := b.awaitN, b.awaitErr
+	b.awaitP = nil
 	if werr == syscall.EAGAIN {
 		m, err := b.c.Write(p[n:])
 		return n + m, err

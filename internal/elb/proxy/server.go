@@ -66,6 +66,7 @@ type httpConn struct {
 	awaitDone    bool
 	guardExpired bool
 	pipelined    bool // the client sent a request before the previous response
+	strikes      int  // reads that found data right after the guard expired
 }
 
 // serveHTTP accepts client connections until the listener closes.
@@ -411,8 +412,8 @@ func (c *httpConn) await(fd uintptr) bool {
 }
 
 // readAfterGuard reads once the guard of flushAwait expired. Data that is
-// already there was missed by the poller: the client pipelines, and the
-// connection reads the ordinary way from now on.
+// already there may have been missed by the poller because the client
+// pipelines; then the connection reads the ordinary way from now on.
 func (c *httpConn) readAfterGuard(p []byte) (int, error) {
 	var n int
 	var rerr error
@@ -428,7 +429,12 @@ func (c *httpConn) readAfterGuard(p []byte) (int, error) {
 				return false
 			}
 			if first && k > 0 {
-				c.pipelined = true
+				// Data just as the guard expired is as likely a request
+				// that came late as one the poller missed; only a repeat
+				// makes the connection give flushAwait up.
+				if c.strikes++; c.strikes >= 3 {
+					c.pipelined = true
+				}
 			}
 			n, rerr = max(k, 0), e
 			if e == nil && k == 0 {
