@@ -99,6 +99,7 @@ func TestListAndBatchGet(t *testing.T) {
 	if err := e.drive(e.engine, stopped, nil); err != nil {
 		t.Fatal(err)
 	}
+	e.clk.Advance(time.Second)
 	running := e.mustCreate("h", "web:3", nil)
 
 	list := func(in *cd.ListDeploymentsInput) []string {
