@@ -264,7 +264,7 @@ func (s *Service) pageKeys(ctx context.Context, kind, prefix string, token *stri
 	var recs []*store.Record
 	err = s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		recs, err = tx.List(kind, store.ListOptions{Prefix: prefix, After: tok.After, Limit: s.pageSize + 1})
+		recs, err = tx.List(kind, store.ListOptions{Prefix: prefix, After: tok.After, Limit: s.pageSize + 1, KeysOnly: true})
 		return err
 	})
 	if err != nil {

@@ -66,6 +66,9 @@ type ListOptions struct {
 	After string
 	// Limit caps the result; 0 means no cap.
 	Limit int
+	// KeysOnly leaves Data nil in the results, for callers that page through
+	// names and need not pay for reading and copying every body.
+	KeysOnly bool
 }
 
 // Tx reads and writes records inside one transaction. It is not safe for

@@ -204,7 +204,11 @@ func (t *tx) List(kind string, opts store.ListOptions) ([]*store.Record, error) 
 	if err := t.check(false); err != nil {
 		return nil, err
 	}
-	query, args := buildList("SELECT key, idx, data, version, created, updated", kind, opts, true)
+	sel := "SELECT key, idx, data, version, created, updated"
+	if opts.KeysOnly {
+		sel = "SELECT key, idx, NULL, version, created, updated"
+	}
+	query, args := buildList(sel, kind, opts, true)
 	rows, err := t.q.query(query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list %s: %w", kind, err)

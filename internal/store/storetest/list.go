@@ -141,6 +141,32 @@ func testListPaging(t *testing.T, e *env) {
 	}
 }
 
+func testListKeysOnly(t *testing.T, e *env) {
+	if err := e.s.Update(e.ctx, func(tx store.Tx) error {
+		for i := range 5 {
+			if err := tx.Put(&store.Record{Kind: "k", Key: fmt.Sprintf("key-%d", i), Index: "ix", Data: []byte("body")}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	full := e.list(t, "k", store.ListOptions{Index: "ix", After: "key-0", Limit: 3})
+	bare := e.list(t, "k", store.ListOptions{Index: "ix", After: "key-0", Limit: 3, KeysOnly: true})
+	if !slices.Equal(keys(full), keys(bare)) || len(bare) != 3 {
+		t.Fatalf("KeysOnly listed %v, full list %v", keys(bare), keys(full))
+	}
+	for i, r := range bare {
+		if r.Data != nil {
+			t.Errorf("KeysOnly record %q has Data %q", r.Key, r.Data)
+		}
+		if r.Kind != "k" || r.Index != "ix" || r.Version != full[i].Version || !r.Updated.Equal(full[i].Updated) {
+			t.Errorf("KeysOnly record %+v differs from %+v beyond Data", *r, *full[i])
+		}
+	}
+}
+
 // edgeKeys are keys that break naive prefix matching: LIKE wildcards, the
 // separator, multi-byte UTF-8, and raw 0xff bytes (which an implementation
 // that computes "prefix + 0xff" as the upper bound, or that keeps keys as

@@ -76,6 +76,7 @@ func suite() []test {
 		{"ListOrderedByKey", testListOrderedByKey},
 		{"ListFilters", testListFilters},
 		{"ListPaging", testListPaging},
+		{"ListKeysOnly", testListKeysOnly},
 		{"PrefixEdgeCases", testPrefixEdgeCases},
 		// tx.go: transactions.
 		{"UpdateErrorKeepsNothing", testUpdateErrorKeepsNothing},
