@@ -131,9 +131,21 @@ func (s *Service) putDeployment(tx store.Tx, rec *store.Record, d *Deployment, b
 	if d.Status == before && rec.Version > 1 {
 		return nil
 	}
+	if Terminal(d.Status) {
+		key := groupKey(d.ApplicationName, d.DeploymentGroupName)
+		a, arec, err := store.GetJSON[activeDeployment](tx, kindActive, key)
+		if err == nil && a.DeploymentID == d.DeploymentID {
+			if err := tx.Delete(kindActive, key, arec.Version); err != nil {
+				return fmt.Errorf("ending active deployment of %s: %w", key, err)
+			}
+		} else if err != nil && !isNotFound(err) {
+			return err
+		}
+	}
 	g, grec, err := loadGroup(tx, d.ApplicationName, d.DeploymentGroupName)
 	if err != nil {
-		// The group was deleted while its deployment ran; there is nothing to record on.
+		// The group was deleted while its deployment ran; there is nothing
+		// to record on.
 		if ae := awsproto.AsError(err); ae != nil {
 			return nil
 		}
@@ -147,21 +159,7 @@ func (s *Service) putDeployment(tx store.Tx, rec *store.Record, d *Deployment, b
 			g.TargetRevision = d.FullRevision
 		}
 	}
-	if err := putJSON(tx, grec, g); err != nil {
-		return err
-	}
-	if Terminal(d.Status) {
-		key := groupKey(d.ApplicationName, d.DeploymentGroupName)
-		a, arec, err := store.GetJSON[activeDeployment](tx, kindActive, key)
-		if err == nil && a.DeploymentID == d.DeploymentID {
-			if err := tx.Delete(kindActive, key, arec.Version); err != nil {
-				return fmt.Errorf("ending active deployment of %s: %w", key, err)
-			}
-		} else if err != nil && !isNotFound(err) {
-			return err
-		}
-	}
-	return nil
+	return putJSON(tx, grec, g)
 }
 
 // RollBack ends a deployment and starts its rollback in one transaction:

@@ -181,3 +181,34 @@ func TestListAndBatchGet(t *testing.T) {
 		t.Errorf("last attempted %+v", la)
 	}
 }
+
+func TestGroupDeletedAndStopBeforeStart(t *testing.T) {
+	e := newEnv(t)
+	e.group("g", groupOpts{})
+	id := e.mustCreate("g", "web:2", nil)
+	if _, err := e.client.DeleteDeploymentGroup(e.ctx, &cd.DeleteDeploymentGroupInput{ApplicationName: aws.String("app"), DeploymentGroupName: aws.String("g")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.drive(e.engine, id, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(id); got.Status != types.DeploymentStatusFailed || got.ErrorInformation.Code != types.ErrorCodeDeploymentGroupMissing {
+		t.Fatalf("%s %+v", got.Status, got.ErrorInformation)
+	}
+	if ids, err := e.cd.ActiveDeployments(e.ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("active %v %v", ids, err)
+	}
+
+	e.group("g", groupOpts{})
+	id = e.mustCreate("g", "web:2", nil)
+	if _, err := e.client.StopDeployment(e.ctx, &cd.StopDeploymentInput{DeploymentId: aws.String(id), AutoRollbackEnabled: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.drive(e.engine, id, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := e.get(id)
+	if got.Status != types.DeploymentStatusStopped || got.ErrorInformation.Code != types.ErrorCodeManualStop || got.RollbackInfo != nil || e.ecs.creates != 0 {
+		t.Fatalf("stopped before start: %s %+v %+v", got.Status, got.ErrorInformation, got.RollbackInfo)
+	}
+}
