@@ -75,12 +75,18 @@ func TestBuckets(t *testing.T) {
 	}
 
 	e.put("alpha", "k", "v")
-	wantCode(t, func() error { _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("alpha")}); return err }(), "BucketNotEmpty")
+	wantCode(t, func() error {
+		_, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("alpha")})
+		return err
+	}(), "BucketNotEmpty")
 	must[*s3.DeleteObjectOutput](t)(c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("alpha"), Key: aws.String("k")}))
 	// An unfinished multipart upload does not keep the bucket.
 	must[*s3.CreateMultipartUploadOutput](t)(c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("alpha"), Key: aws.String("m")}))
 	must[*s3.DeleteBucketOutput](t)(c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("alpha")}))
-	wantCode(t, func() error { _, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("alpha")}); return err }(), "NotFound")
+	wantCode(t, func() error {
+		_, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("alpha")})
+		return err
+	}(), "NotFound")
 }
 
 func TestBucketNames(t *testing.T) {

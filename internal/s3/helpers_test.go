@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"io/fs"
+	"os"
 	"log/slog"
 	"net"
 	"net/http"
@@ -113,7 +115,7 @@ func (e *env) newClient(pathStyle bool, host string) *s3.Client {
 		// every upload that supports them, checked on download.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
-		HTTPClient:   &http.Client{Transport: tr},
+		HTTPClient:                 &http.Client{Transport: tr},
 		// Failures are asserted one by one; retries would only slow them.
 		RetryMaxAttempts: 1,
 	})
@@ -176,4 +178,21 @@ func (e *env) get(bucket, key string) string {
 		e.t.Fatal(err)
 	}
 	return string(b)
+}
+
+// assertBlobs checks how many object and part files are on disk, so that
+// tests notice bytes left behind by refused or replaced uploads.
+func (e *env) assertBlobs(want int) {
+	e.t.Helper()
+	n := 0
+	filepath.WalkDir(filepath.Join(e.dataDir, "blobs"), func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	tmp, _ := os.ReadDir(filepath.Join(e.dataDir, "tmp"))
+	if n != want || len(tmp) != 0 {
+		e.t.Fatalf("%d blobs and %d temp files on disk, want %d and 0", n, len(tmp), want)
+	}
 }
