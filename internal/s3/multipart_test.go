@@ -110,7 +110,9 @@ func TestMultipartOperations(t *testing.T) {
 			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
 		return err
 	}
-	cp := func(n int32, etag string) types.CompletedPart { return types.CompletedPart{PartNumber: aws.Int32(n), ETag: aws.String(etag)} }
+	cp := func(n int32, etag string) types.CompletedPart {
+		return types.CompletedPart{PartNumber: aws.Int32(n), ETag: aws.String(etag)}
+	}
 	errs := []struct {
 		name  string
 		id    string
