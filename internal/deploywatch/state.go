@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codedeploy/types"
@@ -29,10 +28,8 @@ type State struct {
 	ErrorMsg    string
 	// RollbackID is the rollback deployment that undoes this one, if any.
 	RollbackID string
-	// Created and Completed time the deployment (for the closing line).
-	Created, Completed time.Time
-	Events             []Event
-	TaskSets           []TaskSet
+	Events     []Event
+	TaskSets   []TaskSet
 }
 
 // Event is one lifecycle event of a target.
@@ -74,7 +71,6 @@ func FromAPI(d *types.DeploymentInfo, targets []types.DeploymentTarget) State {
 		if e := d.ErrorInformation; e != nil {
 			s.ErrorCode, s.ErrorMsg = string(e.Code), aws.ToString(e.Message)
 		}
-		s.Created, s.Completed = aws.ToTime(d.CreateTime), aws.ToTime(d.CompleteTime)
 		if r := d.RollbackInfo; r != nil {
 			s.RollbackID = aws.ToString(r.RollbackDeploymentId)
 		}

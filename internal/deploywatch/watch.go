@@ -80,6 +80,7 @@ func (w *Watcher) follow(ctx context.Context, id, prefix string) (State, error) 
 	}
 	var prev State
 	var targetIDs []string
+	start := w.now()
 	for {
 		d, err := w.Client.GetDeployment(ctx, &codedeploy.GetDeploymentInput{DeploymentId: aws.String(id)})
 		if err != nil {
@@ -111,11 +112,14 @@ func (w *Watcher) follow(ctx context.Context, id, prefix string) (State, error) 
 				w.printf("%s%s", prefix, l)
 			}
 		}
+		seenRunning := prev.Status != ""
 		prev = cur
 		if Terminal(cur.Status) {
+			// Wall time as watched: the deployment's own times come from
+			// the server's clock, which --time-scale may run fast.
 			took := ""
-			if !cur.Created.IsZero() && !cur.Completed.IsZero() {
-				took = " after " + cur.Completed.Sub(cur.Created).Round(100*time.Millisecond).String()
+			if seenRunning {
+				took = fmt.Sprintf(" (followed for %s)", w.now().Sub(start).Round(time.Second))
 			}
 			w.printf("%sdeployment %s %s%s", prefix, id, cur.Status, took)
 			return cur, nil
