@@ -17,6 +17,7 @@ func apiEnv(t *testing.T) (*env, string, string) {
 	e := newEnv(t, envOpts{noRun: true})
 	e.cluster("apps")
 	tg := e.targetGroup("api-tg")
+	e.listener(tg) // AWS refuses a target group no load balancer uses
 	td := e.taskDef("web", map[string]string{"VERSION": "v1"})
 	lb := []ecstypes.LoadBalancer{{TargetGroupArn: aws.String(tg), ContainerName: aws.String("web"), ContainerPort: aws.Int32(8080)}}
 	for name, ctrl := range map[string]ecstypes.DeploymentControllerType{"cd": "CODE_DEPLOY", "ext": "EXTERNAL", "plain": "ECS"} {
@@ -46,6 +47,7 @@ func TestAPIErrors(t *testing.T) {
 		return []ecstypes.LoadBalancer{{TargetGroupArn: aws.String(tg), ContainerName: aws.String(container), ContainerPort: aws.Int32(port)}}
 	}
 	cd := &ecstypes.DeploymentController{Type: ecstypes.DeploymentControllerTypeCodeDeploy}
+	lonely := e.targetGroup("lonely-tg") // used by no listener
 	for _, tc := range []struct {
 		name, code string
 		call       func() error
@@ -124,6 +126,13 @@ func TestAPIErrors(t *testing.T) {
 		}},
 		{"CreateService missing task definition", "InvalidParameterException", func() error {
 			_, err := c.CreateService(bg, &awsecs.CreateServiceInput{Cluster: apps, ServiceName: aws.String("s"), TaskDefinition: aws.String("nope")})
+			return err
+		}},
+		{"CreateService target group without a load balancer", "InvalidParameterException", func() error {
+			_, err := c.CreateService(bg, &awsecs.CreateServiceInput{Cluster: apps, ServiceName: aws.String("s"), TaskDefinition: aws.String(td), LoadBalancers: lb("web", 8080, lonely), DeploymentController: cd})
+			if err != nil && !strings.Contains(err.Error(), "does not have an associated load balancer") {
+				t.Errorf("unassociated target group refused with the wrong message: %v", err)
+			}
 			return err
 		}},
 		{"CreateService container not in task definition", "InvalidParameterException", func() error {

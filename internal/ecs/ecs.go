@@ -65,6 +65,7 @@ type Balancer interface {
 	RegisterTargets(ctx context.Context, tgArn string, targets ...elb.TargetRef) error
 	DeregisterTargets(ctx context.Context, tgArn string, targets ...elb.TargetRef) error
 	TargetGroupTargets(ctx context.Context, tgArn string) ([]elb.Target, error)
+	TargetGroupLoadBalancers(ctx context.Context, tgArn string) ([]string, error)
 }
 
 var _ Balancer = (*elb.Service)(nil)

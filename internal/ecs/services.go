@@ -130,11 +130,17 @@ func (s *Service) checkLoadBalancers(ctx context.Context, lbs []LoadBalancer, td
 		return nil
 	}
 	for _, lb := range lbs {
-		if _, err := s.lb.TargetGroupTargets(ctx, lb.TargetGroupArn); err != nil {
+		attached, err := s.lb.TargetGroupLoadBalancers(ctx, lb.TargetGroupArn)
+		if err != nil {
 			if awsproto.AsError(err) != nil {
 				return invalid("Unable to validate the target group %s: %s", clip(lb.TargetGroupArn), awsproto.AsError(err).Message)
 			}
 			return err
+		}
+		// A target group no listener uses is never health-checked, so its
+		// tasks could never become healthy; AWS refuses it up front.
+		if len(attached) == 0 {
+			return invalid("The target group with targetGroupArn %s does not have an associated load balancer.", clip(lb.TargetGroupArn))
 		}
 	}
 	return nil

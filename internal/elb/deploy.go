@@ -2,6 +2,7 @@ package elb
 
 import (
 	"context"
+	"errors"
 
 	"github.com/cutover/cutover/internal/awsproto"
 	"github.com/cutover/cutover/internal/store"
@@ -26,4 +27,24 @@ func (s *Service) TargetGroupARNByName(ctx context.Context, name string) (string
 		return nil
 	})
 	return arn, err
+}
+
+// TargetGroupLoadBalancers returns the ARNs of the load balancers whose
+// listeners or rules forward to the target group (DescribeTargetGroups'
+// LoadBalancerArns). ECS refuses a target group with none, as AWS does,
+// because nothing would ever health-check its targets.
+func (s *Service) TargetGroupLoadBalancers(ctx context.Context, tgArn string) ([]string, error) {
+	var lbs []string
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		if _, _, err := get[tgRecord](tx, kindTG, tgArn); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return awsproto.Errorf("TargetGroupNotFound", "Target groups '[%s]' not found", tgArn)
+			}
+			return err
+		}
+		var err error
+		lbs, err = targetGroupLoadBalancers(tx, tgArn)
+		return err
+	})
+	return lbs, err
 }

@@ -108,7 +108,7 @@ func (s *Server) openParts(ctx context.Context) error {
 	eng, err := engine.New(engine.Config{
 		Store:      db,
 		CodeDeploy: cd,
-		ECS:        ecsCluster{ecsSvc},
+		ECS:        engine.ECSAdapter{ECS: ecsSvc},
 		Traffic:    lb,
 		Clock:      clock.Scaled(s.cfg.TimeScale),
 		Owner:      s.owner("engine"),
