@@ -92,7 +92,11 @@ func (e *env) start(o envOpt) {
 
 // newClient returns an SDK client; virtual-host clients address
 // "<bucket>.<host>" and have every connection dialled to the test server.
-func (e *env) newClient(pathStyle bool, host string) *s3.Client {
+func (e *env) newClient(pathStyle bool, host string, creds ...string) *s3.Client {
+	id, secret := testKeyID, testSecret
+	if len(creds) == 2 {
+		id, secret = creds[0], creds[1]
+	}
 	addr := e.srv.Listener.Addr().String()
 	endpoint := e.srv.URL
 	if host != "" {
@@ -108,7 +112,7 @@ func (e *env) newClient(pathStyle bool, host string) *s3.Client {
 	}
 	return s3.New(s3.Options{
 		Region:       testRegion,
-		Credentials:  credentials.NewStaticCredentialsProvider(testKeyID, testSecret, ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(id, secret, ""),
 		BaseEndpoint: aws.String(endpoint),
 		UsePathStyle: pathStyle,
 		// What config.LoadDefaultConfig gives a real program: checksums on
