@@ -38,6 +38,7 @@ var (
 type bconn struct {
 	c       net.Conn
 	rc      syscall.RawConn // nil when c is not a socket
+	rr      rawReader
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	timeout time.Duration
@@ -59,6 +60,7 @@ func newBconn(c net.Conn, timeout time.Duration) *bconn {
 	if sc, ok := c.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			b.rc = rc
+			b.rr.init(rc)
 			b.awaitFn = b.await
 		}
 	}
@@ -77,15 +79,13 @@ func (b *bconn) await(fd uintptr) bool {
 	}
 	b.awaitDone = true
 	for b.awaitN < len(b.awaitP) {
-		k, err := syscall.Write(int(fd), b.awaitP[b.awaitN:])
-		if k > 0 {
-			b.awaitN += k
-		}
-		if err == syscall.EINTR {
+		k, e := rawWrite(fd, b.awaitP[b.awaitN:])
+		b.awaitN += k
+		if e == syscall.EINTR {
 			continue
 		}
-		if err != nil {
-			b.awaitErr = err
+		if e != 0 {
+			b.awaitErr = e
 			return true
 		}
 	}
@@ -151,7 +151,10 @@ func (b *bconn) Read(p []byte) (int, error) {
 		b.armed = now
 		b.c.SetReadDeadline(now.Add(b.timeout))
 	}
-	return b.c.Read(p)
+	if b.rc == nil {
+		return b.c.Read(p)
+	}
+	return b.rr.read(b.c, p)
 }
 
 func (b *bconn) close() {

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"errors"
-	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -59,6 +58,7 @@ type httpConn struct {
 	// flushAwait's state, kept here so that its callback, bound once in
 	// awaitFn, allocates nothing per request.
 	rc           syscall.RawConn
+	rr           rawReader
 	awaitFn      func(uintptr) bool
 	awaitP       []byte
 	awaitN       int
@@ -95,6 +95,7 @@ func (l *listener) serveHTTP() {
 			c.tc = tc
 			if rc, err := tc.SyscallConn(); err == nil {
 				c.rc = rc
+				c.rr.init(rc)
 				c.awaitFn = c.await
 			}
 		}
@@ -326,11 +327,20 @@ func (c *httpConn) fill(limit int) bool {
 		c.armRead()
 		var n int
 		var err error
-		if c.guardExpired {
-			c.guardExpired = false
-			n, err = c.readAfterGuard(c.rbuf[c.w:])
-		} else {
+		if c.rc == nil {
 			n, err = c.c.Read(c.rbuf[c.w:])
+		} else {
+			n, err = c.rr.read(c.c, c.rbuf[c.w:])
+			if c.guardExpired && n > 0 && c.rr.tries == 1 {
+				// Data already there when flushAwait's guard expired may
+				// have been missed by the poller because the client
+				// pipelines; as likely it came just then, so only a
+				// repeat makes the connection give flushAwait up.
+				if c.strikes++; c.strikes >= 3 {
+					c.pipelined = true
+				}
+			}
+			c.guardExpired = false
 		}
 		c.w += n
 		if n > 0 {
@@ -396,57 +406,17 @@ func (c *httpConn) await(fd uintptr) bool {
 	c.awaitDone = true
 	p := c.awaitP
 	for c.awaitN < len(p) {
-		k, err := syscall.Write(int(fd), p[c.awaitN:])
-		if k > 0 {
-			c.awaitN += k
-		}
-		if err == syscall.EINTR {
+		k, e := rawWrite(fd, p[c.awaitN:])
+		c.awaitN += k
+		if e == syscall.EINTR {
 			continue
 		}
-		if err != nil {
-			c.awaitErr = err
+		if e != 0 {
+			c.awaitErr = e
 			return true
 		}
 	}
 	return false
-}
-
-// readAfterGuard reads once the guard of flushAwait expired. Data that is
-// already there may have been missed by the poller because the client
-// pipelines; then the connection reads the ordinary way from now on.
-func (c *httpConn) readAfterGuard(p []byte) (int, error) {
-	var n int
-	var rerr error
-	first := true
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			k, e := syscall.Read(int(fd), p)
-			if e == syscall.EINTR {
-				continue
-			}
-			if e == syscall.EAGAIN {
-				first = false
-				return false
-			}
-			if first && k > 0 {
-				// Data just as the guard expired is as likely a request
-				// that came late as one the poller missed; only a repeat
-				// makes the connection give flushAwait up.
-				if c.strikes++; c.strikes >= 3 {
-					c.pipelined = true
-				}
-			}
-			n, rerr = max(k, 0), e
-			if e == nil && k == 0 {
-				rerr = io.EOF
-			}
-			return true
-		}
-	})
-	if err != nil {
-		return 0, err
-	}
-	return n, rerr
 }
 
 // armRead pushes the client read deadline out to the idle timeout. As in
