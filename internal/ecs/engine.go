@@ -276,3 +276,17 @@ func (s *Service) TaskSetTasks(ctx context.Context, cluster, service, taskSetID 
 	}
 	return out, nil
 }
+
+// CheckTaskDefinition reports, in ECS's words, whether ref names an active
+// task definition with the container and container port, so that
+// CodeDeploy can refuse an AppSpec at CreateDeployment rather than fail the
+// deployment at Install.
+func (s *Service) CheckTaskDefinition(ctx context.Context, ref, container string, port int) error {
+	return s.st.View(ctx, func(tx store.Tx) error {
+		td, err := taskDefForService(tx, s, ref)
+		if err != nil {
+			return err
+		}
+		return checkContainerPort(td, LoadBalancer{ContainerName: container, ContainerPort: port})
+	})
+}

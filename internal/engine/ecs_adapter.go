@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 
+	"github.com/cutover/cutover/internal/awsproto"
+
 	"github.com/cutover/cutover/internal/ecs"
 )
 
@@ -62,4 +64,14 @@ func (a ECSAdapter) SetPrimaryTaskSet(ctx context.Context, cluster, service, id 
 
 func (a ECSAdapter) DeleteTaskSet(ctx context.Context, cluster, service, id string) error {
 	return a.ECS.DeleteTaskSet(ctx, cluster, service, id)
+}
+
+// CheckTaskDefinition turns ECS's refusal into the error CreateDeployment
+// answers with: the revision is what is wrong, not an ECS parameter.
+func (a ECSAdapter) CheckTaskDefinition(ctx context.Context, taskDefinition, containerName string, containerPort int) error {
+	err := a.ECS.CheckTaskDefinition(ctx, taskDefinition, containerName, containerPort)
+	if e := awsproto.AsError(err); e != nil {
+		return awsproto.Errorf("InvalidRevisionException", "The AppSpec cannot be deployed: %s", e.Message)
+	}
+	return err
 }

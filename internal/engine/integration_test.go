@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -129,6 +130,26 @@ func TestWithRealECSAndELB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An AppSpec ECS cannot run is refused at CreateDeployment, and no
+	// deployment is recorded.
+	for _, spec := range []string{
+		appSpec("web:9", nil), // no such revision
+		strings.Replace(appSpec("web:2", nil), "ContainerPort: 8080", "ContainerPort: 9090", 1),
+		strings.Replace(appSpec("web:2", nil), `ContainerName: "app"`, `ContainerName: "nope"`, 1),
+	} {
+		_, err := e.client.CreateDeployment(e.ctx, &cd.CreateDeploymentInput{
+			ApplicationName: aws.String("app"), DeploymentGroupName: aws.String("g"),
+			Revision: &types.RevisionLocation{RevisionType: types.RevisionLocationTypeAppSpecContent, AppSpecContent: &types.AppSpecContent{Content: aws.String(spec)}},
+		})
+		var ire *types.InvalidRevisionException
+		if !errors.As(err, &ire) {
+			t.Fatalf("CreateDeployment with an AppSpec ECS cannot run: %v, want InvalidRevisionException", err)
+		}
+	}
+	if out, err := e.client.ListDeployments(e.ctx, &cd.ListDeploymentsInput{}); err != nil || len(out.Deployments) != 0 {
+		t.Fatalf("refused deployments were recorded: %v %v", err, out)
+	}
+
 	id := e.mustCreate("g", "web:2", nil)
 	if err := e.drive(en, id, func(d *codedeploy.Deployment) bool { return d.Target != nil && len(d.Target.TaskSetsInfo) == 2 }); err != nil {
 		t.Fatal(err)
