@@ -2,6 +2,7 @@ package deploywatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
 	"github.com/aws/aws-sdk-go-v2/service/codedeploy/types"
+	"github.com/aws/smithy-go"
 )
 
 // API is the part of the CodeDeploy client the watcher polls with; the SDK
@@ -140,6 +142,12 @@ func (w *Watcher) listTargets(ctx context.Context, id string) ([]string, error) 
 	for {
 		page, err := w.Client.ListDeploymentTargets(ctx, in)
 		if err != nil {
+			// A deployment that has not started has no targets yet; the
+			// next poll asks again.
+			var ae smithy.APIError
+			if errors.As(err, &ae) && ae.ErrorCode() == "DeploymentNotStartedException" {
+				return nil, nil
+			}
 			return nil, fmt.Errorf("listing the targets of %s: %w", id, err)
 		}
 		ids = append(ids, page.TargetIds...)

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
 	"github.com/aws/aws-sdk-go-v2/service/codedeploy/types"
+	"github.com/aws/smithy-go"
 )
 
 func events(statuses ...string) []Event {
@@ -188,7 +189,12 @@ func (f *fakeAPI) cur(id string) []types.DeploymentTarget {
 
 func (f *fakeAPI) ListDeploymentTargets(ctx context.Context, in *codedeploy.ListDeploymentTargetsInput, _ ...func(*codedeploy.Options)) (*codedeploy.ListDeploymentTargetsOutput, error) {
 	var ids []string
-	for _, t := range f.cur(aws.ToString(in.DeploymentId)) {
+	cur := f.cur(aws.ToString(in.DeploymentId))
+	if cur == nil {
+		// As the server answers before a deployment starts.
+		return nil, &smithy.GenericAPIError{Code: "DeploymentNotStartedException", Message: "not started"}
+	}
+	for _, t := range cur {
 		ids = append(ids, aws.ToString(t.EcsTarget.TargetId))
 	}
 	return &codedeploy.ListDeploymentTargetsOutput{TargetIds: ids}, nil
