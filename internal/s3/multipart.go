@@ -239,8 +239,10 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucket,
 	// The object's ETag is the MD5 of the parts' binary MD5s, then "-N".
 	sum := md5.New()
 	srcs := make([]string, len(parts))
+	sizes := make([]int64, len(parts))
 	var size int64
 	for i, p := range parts {
+		sizes[i] = p.Size
 		b, _ := hex.DecodeString(p.ETag)
 		sum.Write(b)
 		srcs[i] = p.Blob
@@ -252,7 +254,7 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request, bucket,
 		return err
 	}
 	o := &objectMeta{Bucket: bucket, Key: key, Size: size, ETag: etag, LastModified: s.now().UTC(),
-		Headers: u.Headers, Metadata: u.Metadata, Parts: len(parts), Blob: blob}
+		Headers: u.Headers, Metadata: u.Metadata, Parts: len(parts), PartSizes: sizes, Blob: blob}
 	var garbage []string
 	err = s.store.Update(r.Context(), func(tx store.Tx) error {
 		garbage = garbage[:0]

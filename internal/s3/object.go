@@ -28,6 +28,7 @@ type objectMeta struct {
 	Metadata     map[string]string `json:"metadata,omitempty"`
 	Checksums    map[string]string `json:"checksums,omitempty"`
 	Parts        int               `json:"parts,omitempty"`
+	PartSizes    []int64           `json:"partSizes,omitempty"` // for GetObject ?partNumber=
 	Blob         string            `json:"blob"`
 }
 
@@ -361,6 +362,32 @@ func parseRange(h string, size int64) (start, end int64, ok bool, err error) {
 	}
 }
 
+// partRange is the byte range of one part of a multipart object (part 1
+// of any other object is all of it), served as a 206 like a Range.
+func partRange(o *objectMeta, pn string, withRange bool) (start, end int64, ok bool, err error) {
+	if withRange {
+		return 0, 0, false, errInvalidRequest("Cannot specify both Range header and partNumber query parameter")
+	}
+	n, err := parsePartNumber(pn)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	sizes := o.PartSizes
+	if len(sizes) == 0 {
+		sizes = []int64{o.Size}
+	}
+	if n > len(sizes) {
+		return 0, 0, false, errInvalidRange(o.Size)
+	}
+	for _, sz := range sizes[:n-1] {
+		start += sz
+	}
+	if sizes[n-1] == 0 {
+		return 0, 0, false, nil
+	}
+	return start, start + sizes[n-1] - 1, true, nil
+}
+
 type rangeError struct {
 	apiError
 	size int64
@@ -384,9 +411,6 @@ func (s *Service) getObject(w http.ResponseWriter, r *http.Request, bucket, key 
 	q := r.URL.Query()
 	if v := q.Get("versionId"); v != "" && v != "null" {
 		return &apiError{err: errf(404, "NoSuchVersion", "The specified version does not exist."), Key: key}
-	}
-	if q.Has("partNumber") {
-		return errNotImpl
 	}
 	o, f, err := s.openObject(r.Context(), bucket, key)
 	if err != nil {
@@ -413,10 +437,13 @@ func (s *Service) getObject(w http.ResponseWriter, r *http.Request, bucket, key 
 		}
 	}
 	h.Set("Accept-Ranges", "bytes")
-	if o.Parts > 0 {
+	if o.Parts > 0 && q.Get("partNumber") != "" {
 		h.Set("x-amz-mp-parts-count", strconv.Itoa(o.Parts))
 	}
 	start, end, ranged, err := parseRange(r.Header.Get("Range"), o.Size)
+	if pn := q.Get("partNumber"); pn != "" && err == nil {
+		start, end, ranged, err = partRange(o, pn, r.Header.Get("Range") != "")
+	}
 	if err != nil {
 		var re *rangeError
 		if errors.As(err, &re) {

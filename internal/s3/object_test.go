@@ -425,3 +425,49 @@ func TestHostBucket(t *testing.T) {
 		}
 	}
 }
+
+func TestPresignedURLs(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	ctx := context.Background()
+	e.mkBucket("bkt")
+	ps := s3.NewPresignClient(e.client)
+	put, err := ps.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("p/obj.zip")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPut, put.URL, strings.NewReader("presigned body"))
+	for k, v := range put.SignedHeader {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("presigned PUT: %d %s", resp.StatusCode, b)
+	}
+	get, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("p/obj.zip")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.Get(get.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "presigned body" {
+		t.Fatalf("presigned GET: %d %s", resp.StatusCode, b)
+	}
+	// A tampered presigned URL is refused.
+	resp, err = http.Get(strings.Replace(get.URL, "p/obj.zip", "p/other.zip", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("tampered presigned GET: %d", resp.StatusCode)
+	}
+}
