@@ -137,3 +137,14 @@ func TestNotImplementedSubresources(t *testing.T) {
 	_, err = e.client.ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{Bucket: aws.String("bkt")})
 	wantCode(t, err, "NotImplemented")
 }
+
+func TestInvalidUTF8Key(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	e.mkBucket("bkt")
+	resp := e.rawPut("/bkt/bad%FFkey", "UNSIGNED-PAYLOAD", []byte("x"), nil)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "InvalidArgument") {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}

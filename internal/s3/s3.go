@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cutover/cutover/internal/awsproto"
 	"github.com/cutover/cutover/internal/store"
@@ -264,6 +265,10 @@ func (s *Service) bucketOp(w http.ResponseWriter, r *http.Request, bucket string
 
 func (s *Service) objectOp(w http.ResponseWriter, r *http.Request, bucket, key string, q map[string][]string) error {
 	has := func(k string) bool { _, ok := q[k]; return ok }
+	// Keys are UTF-8 on S3; anything else could not be listed in XML.
+	if !utf8.ValidString(key) {
+		return errInvalidArgument("Object key is not valid UTF-8")
+	}
 	switch r.Method {
 	case http.MethodPut:
 		if has("uploadId") || has("partNumber") {
