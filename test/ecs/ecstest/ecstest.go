@@ -1,0 +1,311 @@
+// Package ecstest is the harness of cutover's end-to-end ECS tests and of
+// the deployment benchmark: it builds the real binaries, starts `cutover
+// server` processes on free loopback ports, serves an OCI registry on
+// 127.0.0.1 with FROM-scratch images of the versionserver, drives the AWS
+// CLI, and generates bounded keep-alive load on a listener.
+//
+// Everything it starts is stopped by PID: servers by Stop, the registry by
+// Close, and the task processes or containers a server leaves behind by
+// KillProcessesOf and RemoveContainers.
+package ecstest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// Bins are the built binaries.
+type Bins struct {
+	Cutover string
+	// VersionServer is static (CGO_ENABLED=0), so it is also the only file
+	// of the FROM-scratch test image.
+	VersionServer string
+}
+
+// ModuleRoot is the folder of cutover's go.mod.
+func ModuleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside the cutover module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// Build builds ./cmd/cutover and the versionserver into dir.
+func Build(dir string) (Bins, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return Bins{}, err
+	}
+	b := Bins{Cutover: filepath.Join(dir, "cutover"), VersionServer: filepath.Join(dir, "versionserver")}
+	for _, c := range []struct{ out, pkg string }{{b.Cutover, "./cmd/cutover"}, {b.VersionServer, "./test/testdata/versionserver"}} {
+		cmd := exec.Command("go", "build", "-o", c.out, c.pkg)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return Bins{}, fmt.Errorf("go build %s: %v\n%s", c.pkg, err, out)
+		}
+	}
+	return b, nil
+}
+
+// RandomHex returns n random bytes as hex.
+func RandomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// RandomAccountID is a 12-digit account id. Servers that share one Docker
+// daemon must differ in account (see the report on the docker runtime's
+// owner label): a server's scheduler removes containers whose task ARN is
+// in its own account and region but not in its store.
+func RandomAccountID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	var n uint64
+	for _, x := range b {
+		n = n<<8 | uint64(x)
+	}
+	return fmt.Sprintf("1%011d", n%100_000_000_000)
+}
+
+// ServerOptions configure StartServer.
+type ServerOptions struct {
+	Bin       string // the cutover binary
+	DataDir   string // created if missing
+	Runtime   string // process, docker or none
+	TimeScale float64
+	AccountID string // default: random
+	LogLevel  string // default debug
+	// LogPath receives stderr (default DataDir/../server-<random>.log).
+	LogPath string
+}
+
+// Server is a running `cutover server` process.
+type Server struct {
+	Endpoint          string
+	AccessKey, Secret string
+	AccountID         string
+	Region            string
+	DataDir, LogPath  string
+	cmd               *exec.Cmd
+	done              chan error
+}
+
+// StartServer starts a server on free loopback ports (HTTP only) with a
+// key pair of its own, and waits for its banner.
+func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
+	if o.AccountID == "" {
+		o.AccountID = RandomAccountID()
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "debug"
+	}
+	if o.TimeScale <= 0 {
+		o.TimeScale = 1
+	}
+	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	if o.LogPath == "" {
+		o.LogPath = filepath.Join(filepath.Dir(o.DataDir), "server-"+RandomHex(3)+".log")
+	}
+	logf, err := os.Create(o.LogPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	s := &Server{
+		AccessKey: "AKIA" + strings.ToUpper(RandomHex(8)), Secret: RandomHex(20),
+		AccountID: o.AccountID, Region: "us-east-1", DataDir: o.DataDir, LogPath: o.LogPath, done: make(chan error, 1),
+	}
+	cmd := exec.Command(o.Bin, "server", "--addr", "127.0.0.1:0", "--tls-addr", "", "--data-dir", o.DataDir,
+		"--runtime", o.Runtime, "--time-scale", strconv.FormatFloat(o.TimeScale, 'f', -1, 64),
+		"--account-id", o.AccountID, "--region", s.Region, "--log-level", o.LogLevel, "--shutdown-timeout", "5s")
+	cmd.Env = append(os.Environ(), "CUTOVER_ACCESS_KEY_ID="+s.AccessKey, "CUTOVER_SECRET_ACCESS_KEY="+s.Secret)
+	cmd.Stderr = logf
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s.cmd = cmd
+	endpoint := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if !sent && len(f) == 2 && f[0] == "endpoint:" {
+				endpoint <- f[1]
+				sent = true
+			}
+		}
+		s.done <- cmd.Wait()
+	}()
+	select {
+	case s.Endpoint = <-endpoint:
+		return s, nil
+	case err := <-s.done:
+		s.done <- err
+		log, _ := os.ReadFile(o.LogPath)
+		return nil, fmt.Errorf("cutover server exited before serving (%v):\n%s", err, tail(log, 30))
+	case <-time.After(30 * time.Second):
+		s.Stop(5 * time.Second)
+		return nil, errors.New("cutover server printed no endpoint within 30s")
+	case <-ctx.Done():
+		s.Stop(5 * time.Second)
+		return nil, ctx.Err()
+	}
+}
+
+// Stop sends SIGTERM and waits up to timeout, then kills. It returns the
+// exit error (nil on exit 0). Calling it again is harmless.
+func (s *Server) Stop(timeout time.Duration) error {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		s.done <- err
+		return err
+	case <-time.After(timeout):
+		s.cmd.Process.Kill()
+		err := <-s.done
+		s.done <- err
+		return fmt.Errorf("server did not stop within %v after SIGTERM; killed: %v", timeout, err)
+	}
+}
+
+// Pid is the server's process id.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// AWSConfig is an SDK configuration signed with the server's key pair; set
+// BaseEndpoint on each client to s.Endpoint.
+func (s *Server) AWSConfig() aws.Config {
+	return aws.Config{
+		Region:           s.Region,
+		Credentials:      awscreds.NewStaticCredentialsProvider(s.AccessKey, s.Secret, ""),
+		RetryMaxAttempts: 1,
+	}
+}
+
+// CLIError is a failed AWS CLI call.
+type CLIError struct {
+	Args   []string
+	Code   int
+	Stderr string
+}
+
+func (e *CLIError) Error() string {
+	return fmt.Sprintf("aws %s: exit %d: %s", strings.Join(e.Args, " "), e.Code, strings.TrimSpace(e.Stderr))
+}
+
+// CLI runs the AWS CLI (the `aws` on PATH, v1 from pip here) against the
+// server with its key pair and nothing from the user's configuration.
+func (s *Server) CLI(ctx context.Context, args ...string) (string, error) {
+	full := append(append([]string{}, args...), "--endpoint-url", s.Endpoint)
+	cmd := exec.CommandContext(ctx, "aws", full...)
+	env := []string{}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "AWS_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	cmd.Env = append(env, "AWS_ACCESS_KEY_ID="+s.AccessKey, "AWS_SECRET_ACCESS_KEY="+s.Secret,
+		"AWS_DEFAULT_REGION="+s.Region, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_PAGER=", "AWS_MAX_ATTEMPTS=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		code := -1
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		return stdout.String(), &CLIError{Args: args, Code: code, Stderr: stderr.String() + errString(err, ee)}
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+func errString(err error, ee *exec.ExitError) string {
+	if ee != nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// LogTail returns the last n lines of the server's log.
+func (s *Server) LogTail(n int) string {
+	b, _ := os.ReadFile(s.LogPath)
+	return tail(b, n)
+}
+
+func tail(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// KillProcessesOf kills (SIGKILL) every process whose executable is exe, by
+// PID, and returns how many it found: the process runtime's tasks outlive
+// the server on purpose (a restarted server adopts them).
+func KillProcessesOf(exe string) int {
+	entries, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && target == exe {
+			syscall.Kill(pid, syscall.SIGKILL)
+			n++
+		}
+	}
+	return n
+}
+
+// ProcessesOf counts the live processes whose executable is exe.
+func ProcessesOf(exe string) int {
+	entries, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if target, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && target == exe {
+			if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && !bytes.Contains(st, []byte(") Z ")) {
+				n++
+			}
+		}
+	}
+	return n
+}
