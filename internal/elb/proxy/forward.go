@@ -332,7 +332,8 @@ func (c *httpConn) copyResponseBody(body io.Reader, chunkOut, flushEach bool) (c
 			}
 		}
 		if cap(c.out)-len(c.out) < 4<<10 {
-			c.out = append(c.out[:cap(c.out)], make([]byte, outFlushAt)...)[:len(c.out)]
+			// Only a response head of more than outFlushAt gets here.
+			c.out = append(c.out[:cap(c.out)], make([]byte, 8<<10)...)[:len(c.out)]
 		}
 		start := len(c.out)
 		if chunkOut {

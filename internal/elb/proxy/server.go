@@ -33,7 +33,32 @@ const (
 	maxDiscardBody = 256 << 10
 )
 
-var readBufs = sync.Pool{New: func() any { b := make([]byte, initialReadBuf); return &b }}
+var (
+	readBufs = sync.Pool{New: func() any { b := make([]byte, initialReadBuf); return &b }}
+	// outBufs hold a response on its way out; a connection has one only
+	// while it answers, so idle keep-alive connections cost their read
+	// buffer alone.
+	outBufs = sync.Pool{New: func() any { b := make([]byte, 0, outBufSize); return &b }}
+)
+
+const outBufSize = outFlushAt + 8<<10
+
+// acquireOut gives the connection an output buffer for a response.
+func (c *httpConn) acquireOut() {
+	if c.out == nil {
+		c.outp = outBufs.Get().(*[]byte)
+		c.out = (*c.outp)[:0]
+	}
+}
+
+// releaseOut returns the output buffer once its bytes are written.
+func (c *httpConn) releaseOut() {
+	if c.outp != nil && cap(c.out) == outBufSize {
+		*c.outp = c.out[:0]
+		outBufs.Put(c.outp)
+	}
+	c.outp, c.out = nil, nil
+}
 
 // httpConn is one client connection of an HTTP listener.
 type httpConn struct {
@@ -50,6 +75,7 @@ type httpConn struct {
 	idle      atomic.Bool
 	target    atomic.Pointer[bconn] // the target connection in use, for close
 	out       []byte
+	outp      *[]byte // the pooled buffer out came from
 	req       request
 	remote    netip.AddrPort
 	remoteIP  string // for X-Forwarded-For
@@ -173,6 +199,7 @@ func (c *httpConn) serve() {
 	defer func() {
 		st.active.Add(-1)
 		c.c.Close()
+		c.releaseOut()
 		if c.rbp != nil {
 			c.releaseReadBuf()
 		}
@@ -185,6 +212,7 @@ func (c *httpConn) serve() {
 			return
 		}
 		c.inRequest = true
+		c.acquireOut()
 		keep := c.l.handle(c)
 		c.inRequest = false
 		if !keep || c.l.draining.Load() {
@@ -276,6 +304,7 @@ func (c *httpConn) rejectHead(err error) {
 	cfg := c.l.cfg.Load()
 	cfg.stats.requests.Add(1)
 	cfg.stats.direct.Add(1)
+	c.acquireOut()
 	c.writeELBError(cfg, code, true)
 	c.lingerClose()
 }
@@ -383,12 +412,10 @@ func (c *httpConn) flushAwait() error {
 	err := c.rc.Read(c.awaitFn)
 	p, n, werr := c.awaitP, c.awaitN, c.awaitErr
 	c.awaitP = nil
-	c.out = c.out[:0]
 	if werr == syscall.EAGAIN {
 		_, werr = c.c.Write(p[n:])
-	} else if werr != nil {
-		return werr
 	}
+	c.releaseOut() // a no-op when await released it before waiting
 	if werr != nil {
 		return werr
 	}
@@ -416,6 +443,7 @@ func (c *httpConn) await(fd uintptr) bool {
 			return true
 		}
 	}
+	c.releaseOut()
 	return false
 }
 
@@ -438,9 +466,6 @@ func (c *httpConn) flush() error {
 	}
 	_, err := c.c.Write(c.out)
 	c.out = c.out[:0]
-	if cap(c.out) > 4*outFlushAt {
-		c.out = nil // a large head grew it; do not keep that per connection
-	}
 	return err
 }
 
