@@ -1,19 +1,25 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cutover/cutover/internal/demo"
 	"github.com/cutover/cutover/internal/server"
 )
 
 func newServerCommand() *cobra.Command {
 	cfg := server.Config{}
 	var logLevel, logFormat string
+	var demoMode bool
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the cutover server",
@@ -28,6 +34,11 @@ func newServerCommand() *cobra.Command {
 			}
 			cfg.Log = log
 			cfg.Version = fullVersion()
+			if demoMode {
+				if err := demoConfig(cmd, &cfg); err != nil {
+					return err
+				}
+			}
 			srv, err := server.New(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -35,6 +46,12 @@ func newServerCommand() *cobra.Command {
 			// The banner goes to stdout and the logs to stderr, so
 			// `cutover server > banner.txt` keeps the credentials apart.
 			srv.Banner(cmd.OutOrStdout())
+			if demoMode {
+				// The listeners are bound already (New binds them), so the
+				// demo's first requests wait in the accept queue until Run
+				// serves them; no start-up hook is needed.
+				go runDemo(cmd.Context(), srv, cfg, cmd.OutOrStdout(), log)
+			}
 			return srv.Run(cmd.Context())
 		},
 	}
@@ -52,7 +69,56 @@ func newServerCommand() *cobra.Command {
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 0, "how long in-flight requests may run after SIGTERM (default 15s)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error (debug logs every request)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&demoMode, "demo", false, "once serving, set up a sample ECS service (host processes) and deploy v1 → v2 with a canary, printing its progress")
 	return cmd
+}
+
+// demoConfig adjusts the server for --demo: its tasks are host processes
+// (the demo app is this very binary), and unless --time-scale was given,
+// waits run demo.TimeScale times faster.
+func demoConfig(cmd *cobra.Command, cfg *server.Config) error {
+	if cmd.Flags().Changed("runtime") && cfg.Runtime != "process" {
+		return fmt.Errorf("--demo runs its tasks as host processes: drop --runtime %s or use --runtime process", cfg.Runtime)
+	}
+	cfg.Runtime = "process"
+	if !cmd.Flags().Changed("time-scale") {
+		cfg.TimeScale = demo.TimeScale
+	}
+	return nil
+}
+
+// runDemo runs the demo against the server's own endpoint with the root
+// key pair. A failed demo is reported; the server keeps serving.
+func runDemo(ctx context.Context, srv *server.Server, cfg server.Config, out io.Writer, log *slog.Logger) {
+	id, secret, _ := srv.RootCredentials()
+	lbHost := cfg.LBBind
+	if ip := net.ParseIP(lbHost); lbHost == "" || (ip != nil && ip.IsUnspecified()) {
+		lbHost = "127.0.0.1"
+	}
+	fmt.Fprintf(out, "--demo: waits run %g times faster (--time-scale)\n", max(cfg.TimeScale, 1))
+	_, err := demo.Run(ctx, demo.Config{
+		Endpoint: srv.Endpoint(), Region: srv.Region(), AccessKeyID: id, SecretAccessKey: secret,
+		LBHost: lbHost, Dir: filepath.Join(srv.DataDir(), "demo"), Out: out,
+	})
+	if err != nil && ctx.Err() == nil {
+		log.Error("the demo failed; the server keeps running", "err", err)
+		fmt.Fprintf(out, "\nThe demo failed: %v\nThe server keeps running (Ctrl-C stops it).\n", err)
+	}
+}
+
+// newDemoAppCommand is the demo's workload: the task definitions --demo
+// registers run this binary with this hidden subcommand, so no toolchain
+// or image is needed.
+func newDemoAppCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    demo.AppCommand,
+		Short:  "Serve the demo app (used by server --demo's tasks; PORT, VERSION from the environment)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return demo.RunApp(cmd.Context())
+		},
+	}
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {
