@@ -317,3 +317,33 @@ func TestListenerRemovalDrains(t *testing.T) {
 	}
 	expectClosed(t, busy, busyBR)
 }
+
+// TestTargetClosesIdleConnection has the target drop pooled keep-alive
+// connections between requests: a request without a body that meets a
+// dead pooled connection is retried on a new one, so the client sees no
+// error.
+func TestTargetClosesIdleConnection(t *testing.T) {
+	srv := &http.Server{
+		Handler:     http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+		IdleTimeout: 30 * time.Millisecond,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+	p := newProxy(t, Options{})
+	mustApply(t, p, &Config{Listeners: []Listener{httpListener("l", WeightedGroup{"g", 1})},
+		TargetGroups: []TargetGroup{group1("g", "127.0.0.1", port)}})
+	waitState(t, p, "g", StateHealthy)
+	c, br := dial(t, p.Addr("l").String())
+	for i := range 5 {
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		if resp, body := readResp(t, br, "GET"); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+		time.Sleep(80 * time.Millisecond)
+	}
+}
