@@ -15,7 +15,10 @@
 # Fairness on 2 cores: both proxies may use every core — nginx with
 # `worker_processes auto` (one worker per core), cutover with Go's default
 # GOMAXPROCS (the number of cores). wrk and the backends share the same
-# cores, so every proxy pays the same tax.
+# cores, so every proxy pays the same tax. One worker each is as fair and
+# leaves more of the machine to wrk and the backends; it is not the default
+# because it is not how either proxy ships, but it can be compared with
+#   NGINX_WORKERS=1 CUTOVER_ENV=GOMAXPROCS=1 bash bench/lb/run.sh
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
