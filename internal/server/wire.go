@@ -21,6 +21,7 @@ import (
 	"github.com/cutover/cutover/internal/runtime"
 	"github.com/cutover/cutover/internal/runtime/docker"
 	"github.com/cutover/cutover/internal/runtime/process"
+	"github.com/cutover/cutover/internal/s3"
 	"github.com/cutover/cutover/internal/store/sqlite"
 )
 
@@ -34,6 +35,12 @@ func (s *Server) openParts(ctx context.Context) error {
 	}
 	s.store = db
 	s.closers = append(s.closers, db.Close)
+
+	tokenKey, err := pagingTokenKey(ctx, db)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	awsproto.SetTokenKey(tokenKey)
 
 	creds, err := credentials.Load(s.cfg.DataDir, s.log.With("component", "credentials"))
 	if err != nil {
@@ -56,6 +63,22 @@ func (s *Server) openParts(ctx context.Context) error {
 		return fmt.Errorf("server: starting codedeploy: %w", err)
 	}
 	s.registerJSON(cd.JSON(), "codedeploy")
+
+	// S3 holds revision bundles; object bytes live under <data-dir>/s3 and
+	// their metadata in the store. The verifier supplies the seed signature
+	// that chunk-signed uploads chain from.
+	objects, err := s3.New(s3.Config{
+		Region:  s.cfg.Region,
+		DataDir: filepath.Join(s.cfg.DataDir, "s3"),
+		Store:   db,
+		Log:     s.log.With("service", "s3"),
+		Now:     s.cfg.Now,
+		Seeds:   verifier,
+	})
+	if err != nil {
+		return fmt.Errorf("server: starting s3: %w", err)
+	}
+	objects.Register(s.router)
 
 	// The load balancer: the proxy binds listener ports on LBBind; the ELBv2
 	// control plane re-applies the stored configuration as it starts, so
