@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -90,6 +91,7 @@ type httpConn struct {
 	awaitN       int
 	awaitErr     error
 	awaitDone    bool
+	awaitRead    int // bytes await read after the write; -1 when none
 	guardExpired bool
 	pipelined    bool // the client sent a request before the previous response
 	strikes      int  // reads that found data right after the guard expired
@@ -406,9 +408,13 @@ func (c *httpConn) flushAwait() error {
 		return c.flush()
 	}
 	now := time.Now()
+	// The guard is the only deadline until the next client read that
+	// fill makes, which sets the idle deadline again; a head that arrives
+	// whole is read by await itself and needs none.
 	c.c.SetReadDeadline(now.Add(awaitGuard))
-	c.armed = time.Time{} // the idle deadline is set again before the next read
-	c.awaitP, c.awaitN, c.awaitErr, c.awaitDone = c.out, 0, nil, false
+	c.armed = time.Time{}
+	c.r, c.w = 0, 0
+	c.awaitP, c.awaitN, c.awaitErr, c.awaitDone, c.awaitRead = c.out, 0, nil, false, -1
 	err := c.rc.Read(c.awaitFn)
 	p, n, werr := c.awaitP, c.awaitN, c.awaitErr
 	c.awaitP = nil
@@ -419,7 +425,14 @@ func (c *httpConn) flushAwait() error {
 	if werr != nil {
 		return werr
 	}
-	if err != nil && isTimeout(err) {
+	switch {
+	case c.awaitRead > 0:
+		c.w = c.awaitRead
+	case c.awaitRead == 0:
+		return io.EOF
+	case c.awaitErr != nil:
+		return c.awaitErr
+	case err != nil && isTimeout(err):
 		c.guardExpired = true
 	}
 	return nil
@@ -428,7 +441,22 @@ func (c *httpConn) flushAwait() error {
 // await is the RawConn.Read callback of flushAwait.
 func (c *httpConn) await(fd uintptr) bool {
 	if c.awaitDone {
-		return true
+		// Readable: take the next request now rather than in another
+		// RawConn.Read.
+		for {
+			n, e := rawRead(fd, c.rbuf)
+			switch e {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			case 0:
+				c.awaitRead = n
+			default:
+				c.awaitErr = e
+			}
+			return true
+		}
 	}
 	c.awaitDone = true
 	p := c.awaitP
