@@ -56,6 +56,11 @@ for script in test/e2e/*.sh; do
 done
 
 # --- unit and integration tests ----------------------------------------------
+# The docker runtime's tests and test/ecs need a Docker daemon; without one
+# they skip.
+step "test/dockerd.sh"
+bash test/dockerd.sh </dev/null || echo "warning: no Docker daemon; Docker tests will skip" >&2
+
 step "go test -race ./..."
 if ((${#failed[@]})); then
 	echo "(failed so far: ${failed[*]})"

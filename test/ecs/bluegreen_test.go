@@ -29,6 +29,9 @@ var runtimes = []string{"process", "docker"}
 func TestBlueGreen(t *testing.T) {
 	for _, rt := range runtimes {
 		t.Run(rt, func(t *testing.T) {
+			// The runtimes run side by side: most of each run is waiting
+			// (health checks, canary, restart back-off).
+			t.Parallel()
 			e := newEnv(t, rt)
 			start := time.Now()
 			e.setUp()
