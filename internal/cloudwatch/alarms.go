@@ -112,7 +112,10 @@ type historyRecord struct {
 }
 
 func (s *Service) addHistory(tx store.Tx, h historyRecord) error {
-	key := fmt.Sprintf("%020d/%s/%s", h.Time.UnixNano(), h.AlarmName, awsproto.NewRequestID()[:8])
+	// The sequence orders items written at the same instant (a fake clock,
+	// or a state change and its actions); it starts from the real time so
+	// that it keeps growing across restarts.
+	key := fmt.Sprintf("%020d/%020d/%s", h.Time.UnixNano(), s.histSeq.Add(1), h.AlarmName)
 	return store.PutJSON(tx, &store.Record{Kind: kindHistory, Key: key, Index: h.AlarmName}, h)
 }
 

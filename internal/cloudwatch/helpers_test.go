@@ -125,3 +125,12 @@ func (e *env) put(ns, name string, v float64, at time.Time, dims ...Dimension) {
 		e.t.Fatal(err)
 	}
 }
+
+func clockAt() *clock.Fake { return clock.NewFake(t0) }
+
+func errCode(err error) string {
+	if e := awsproto.AsError(err); e != nil {
+		return e.Code
+	}
+	return ""
+}

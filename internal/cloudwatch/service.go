@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cutover/cutover/internal/awsproto"
@@ -60,6 +61,8 @@ type Service struct {
 	mu    sync.Mutex
 	hooks []func(alarm MetricAlarm, oldState, newState string)
 
+	histSeq atomic.Int64
+
 	ingestMu sync.Mutex
 	lastCum  map[string]cumulative
 }
@@ -89,6 +92,7 @@ func New(cfg Config) (*Service, error) {
 		q:       query.New(cfg.Log, XMLNamespace, APIVersion),
 		lastCum: map[string]cumulative{},
 	}
+	s.histSeq.Store(time.Now().UnixNano())
 	s.cb.ErrorHook = func(w http.ResponseWriter, e *awsproto.Error) *awsproto.Error {
 		setQueryErrorHeader(w, e)
 		return e
