@@ -92,6 +92,7 @@ type httpConn struct {
 	awaitErr     error
 	awaitDone    bool
 	awaitRead    int // bytes await read after the write; -1 when none
+	awaitReadErr syscall.Errno
 	guardExpired bool
 	pipelined    bool // the client sent a request before the previous response
 	strikes      int  // reads that found data right after the guard expired
@@ -414,11 +415,13 @@ func (c *httpConn) flushAwait() error {
 	c.c.SetReadDeadline(now.Add(awaitGuard))
 	c.armed = time.Time{}
 	c.r, c.w = 0, 0
-	c.awaitP, c.awaitN, c.awaitErr, c.awaitDone, c.awaitRead = c.out, 0, nil, false, -1
+	c.awaitP, c.awaitN, c.awaitErr, c.awaitDone, c.awaitRead, c.awaitReadErr = c.out, 0, nil, false, -1, 0
 	err := c.rc.Read(c.awaitFn)
 	p, n, werr := c.awaitP, c.awaitN, c.awaitErr
-	c.awaitP = nil
+	c.awaitP, c.awaitErr = nil, nil
 	if werr == syscall.EAGAIN {
+		// The socket buffer is full (a slow reader): the rest goes the
+		// ordinary way and the next request is read by fill.
 		_, werr = c.c.Write(p[n:])
 	}
 	c.releaseOut() // a no-op when await released it before waiting
@@ -430,8 +433,8 @@ func (c *httpConn) flushAwait() error {
 		c.w = c.awaitRead
 	case c.awaitRead == 0:
 		return io.EOF
-	case c.awaitErr != nil:
-		return c.awaitErr
+	case c.awaitReadErr != 0:
+		return c.awaitReadErr
 	case err != nil && isTimeout(err):
 		c.guardExpired = true
 	}
@@ -453,7 +456,7 @@ func (c *httpConn) await(fd uintptr) bool {
 			case 0:
 				c.awaitRead = n
 			default:
-				c.awaitErr = e
+				c.awaitReadErr = e
 			}
 			return true
 		}

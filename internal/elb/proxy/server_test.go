@@ -13,6 +13,8 @@ import (
 	"time"
 )
 
+const bigBody = 8 << 20
+
 // frontEnd starts a proxy with one HTTP listener forwarding to a backend
 // that echoes, streams and answers with chosen statuses; hits counts the
 // requests that reached the backend.
@@ -36,6 +38,9 @@ func frontEnd(t *testing.T, opts Options) (p *Proxy, addr string, hits *atomic.I
 			w.Header().Set("X-Host", r.Host)
 			w.Header().Set("X-URI", r.RequestURI)
 			w.Write(b)
+		case r.URL.Path == "/big":
+			w.Header().Set("Content-Length", strconv.Itoa(bigBody))
+			w.Write([]byte(strings.Repeat("x", bigBody)))
 		case r.URL.Path == "/slow":
 			time.Sleep(300 * time.Millisecond)
 			io.WriteString(w, "slow")
@@ -345,5 +350,23 @@ func TestTargetClosesIdleConnection(t *testing.T) {
 			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
 		}
 		time.Sleep(80 * time.Millisecond)
+	}
+}
+
+// TestSlowReaderKeepsConnection has a client that reads a large response
+// only after a pause, so the proxy meets a full socket buffer while
+// writing it; the connection must still serve the next request.
+func TestSlowReaderKeepsConnection(t *testing.T) {
+	_, addr, _ := frontEnd(t, Options{})
+	c, br := dial(t, addr)
+	c.(*net.TCPConn).SetReadBuffer(16 << 10)
+	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+	time.Sleep(300 * time.Millisecond)
+	if _, body := readResp(t, br, "GET"); len(body) != bigBody {
+		t.Fatalf("body of %d bytes", len(body))
+	}
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	if _, body := readResp(t, br, "GET"); body != "b" {
+		t.Fatalf("second %q", body)
 	}
 }
