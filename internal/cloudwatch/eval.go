@@ -31,16 +31,27 @@ import (
 // period (10 s) so high-resolution alarms are evaluated on time.
 const tick = 10 * time.Second
 
-// Run evaluates alarms until ctx ends.
+// Run evaluates alarms and snapshots metrics until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	t := s.clk.NewTicker(tick)
 	defer t.Stop()
+	lastSave := s.now()
 	for {
 		if err := s.EvaluateOnce(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("evaluating alarms", "err", err)
 		}
+		if now := s.now(); now.Sub(lastSave) >= SnapshotInterval {
+			lastSave = now
+			if err := s.SaveMetrics(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("saving metrics", "err", err)
+			}
+		}
 		select {
 		case <-ctx.Done():
+			// The last snapshot outlives the cancelled context.
+			if err := s.SaveMetrics(context.WithoutCancel(ctx)); err != nil {
+				s.log.Error("saving metrics on stop", "err", err)
+			}
 			return nil
 		case <-t.C():
 		}

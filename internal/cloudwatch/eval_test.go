@@ -287,3 +287,35 @@ func TestMetricBounds(t *testing.T) {
 		t.Fatalf("after retention: %d metrics %d points", m, p)
 	}
 }
+
+func TestMetricsSurviveRestart(t *testing.T) {
+	e := newEnv(t)
+	e.put("App", "m", 3, t0.Add(-30*time.Second), Dimension{"Host", "a"})
+	e.putHR("App", "hr", 2, t0.Add(-5*time.Second), true)
+	if err := e.svc.SaveMetrics(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+	st, err := e.svc.GetMetricStatistics(e.ctx, &GetMetricStatisticsInput{Namespace: "App", MetricName: "m", Dimensions: []Dimension{{"Host", "a"}},
+		StartTime: "2026-11-25T09:00:00Z", EndTime: "2026-11-25T10:00:00Z", Period: ptr[int32](60), Statistics: []string{"Sum"}})
+	if err != nil || len(st.Datapoints) != 1 || *st.Datapoints[0].Sum != 3 {
+		t.Fatalf("after restart %+v %v", st, err)
+	}
+	st, err = e.svc.GetMetricStatistics(e.ctx, &GetMetricStatisticsInput{Namespace: "App", MetricName: "hr",
+		StartTime: "2026-11-25T09:59:00Z", EndTime: "2026-11-25T10:00:00Z", Period: ptr[int32](1), Statistics: []string{"Sum"}})
+	if err != nil || len(st.Datapoints) != 1 || !st.Datapoints[0].Timestamp.Equal(t0.Add(-5*time.Second)) {
+		t.Fatalf("high-resolution after restart %+v %v", st, err)
+	}
+	// Expired metrics leave the store too.
+	e.clk.Advance(16 * 24 * time.Hour)
+	if err := e.svc.EvaluateOnce(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.SaveMetrics(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+	if m, _ := e.svc.metrics.counts(); m != 0 {
+		t.Fatalf("%d metrics back after expiry", m)
+	}
+}

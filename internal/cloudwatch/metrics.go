@@ -25,9 +25,9 @@ import (
 //     exact for sparse data and approximate (from the first values of a
 //     bucket) for dense data.
 //
-// Metrics are not written to the store: a restart loses metric data (as a
-// new CloudWatch account would have none), but alarm definitions, state and
-// history are durable. Alarms over missing data follow TreatMissingData.
+// Metrics are snapshotted to the store (snapshot.go) every minute and when
+// Run stops, so a restart keeps them and a crash loses at most a minute;
+// alarm definitions, state and history are written through on every change.
 
 const maxBucketValues = 256
 
@@ -100,6 +100,8 @@ type metricStore struct {
 	mu     sync.Mutex
 	limits Limits
 	series map[string]*series
+	// dirty names the series changed since the last snapshot.
+	dirty map[string]bool
 }
 
 func newMetricStore(l Limits) *metricStore {
@@ -189,6 +191,7 @@ func (m *metricStore) put(points []point, now time.Time) error {
 			}
 		}
 		b.add(&p.b)
+		m.markDirty(k)
 		if now.After(s.last) || s.last.IsZero() {
 			s.last = now
 		}
@@ -207,16 +210,18 @@ func mod(a, b int64) int64 {
 
 // trim enforces retention on one series: old 1-second buckets merge into
 // minutes, expired buckets go, and the per-metric cap drops the oldest.
-func (m *metricStore) trim(s *series, now time.Time) {
+func (m *metricStore) trim(s *series, now time.Time) (changed bool) {
 	hrCut := now.Add(-m.limits.HighResRetention).Unix()
 	cut := now.Add(-m.limits.Retention).Unix()
 	for k, b := range s.buckets {
 		if b.start < cut {
 			delete(s.buckets, k)
+			changed = true
 			continue
 		}
 		if b.res == 1 && b.start < hrCut {
 			delete(s.buckets, k)
+			changed = true
 			ms := b.start - mod(b.start, 60)
 			mb := s.buckets[ms]
 			if mb == nil || mb.res != 60 {
@@ -236,7 +241,9 @@ func (m *metricStore) trim(s *series, now time.Time) {
 		for _, k := range keys[:over] {
 			delete(s.buckets, k)
 		}
+		changed = true
 	}
+	return changed
 }
 
 // sweep trims every series and drops the ones left empty; the evaluator
@@ -245,9 +252,12 @@ func (m *metricStore) sweep(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, s := range m.series {
-		m.trim(s, now)
+		if m.trim(s, now) {
+			m.markDirty(k)
+		}
 		if len(s.buckets) == 0 {
 			delete(m.series, k)
+			m.markDirty(k)
 		}
 	}
 }

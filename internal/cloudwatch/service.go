@@ -108,6 +108,9 @@ func New(cfg Config) (*Service, error) {
 	register(s, "SetAlarmState", s.SetAlarmState)
 	register(s, "EnableAlarmActions", s.EnableAlarmActions)
 	register(s, "DisableAlarmActions", s.DisableAlarmActions)
+	if err := s.loadMetrics(context.Background()); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
