@@ -41,7 +41,7 @@ var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 // env is one CloudWatch service on real SQLite with a fake clock, behind
 // the real router and SigV4 verifier.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	clk    *clock.Fake
 	dbPath string
@@ -51,7 +51,7 @@ type env struct {
 	limits Limits
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), clk: clock.NewFake(t0), dbPath: filepath.Join(t.TempDir(), "cutover.db")}
 	e.open()
