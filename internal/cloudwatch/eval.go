@@ -322,7 +322,9 @@ func (s *Service) transition(ctx context.Context, name string, decide func(*alar
 				Summary: fmt.Sprintf("Alarm updated from %s to %s", oldState, state), Data: string(b)}); err != nil {
 				return err
 			}
-			if a.ActionsEnabled {
+			// Actions run only on a real change of state (SetAlarmState
+			// to the current state runs none, as AWS documents).
+			if a.ActionsEnabled && state != oldState {
 				for _, arn := range actionsFor(a, state) {
 					if err := s.addHistory(tx, historyRecord{AlarmName: name, Time: now, Type: "Action",
 						Summary: "Successfully executed action " + arn,
@@ -342,7 +344,7 @@ func (s *Service) transition(ctx context.Context, name string, decide func(*alar
 	if err != nil {
 		return false, err
 	}
-	if changed && after.ActionsEnabled {
+	if changed && after.ActionsEnabled && after.State != oldState {
 		w := s.wire(after)
 		for _, h := range hooks {
 			h(w, oldState, after.State)

@@ -202,7 +202,19 @@ func TestOnTransitionOnlyWhenActionsEnabled(t *testing.T) {
 	if len(got) != 1 || got[0] != "on:INSUFFICIENT_DATA->ALARM:"+sns {
 		t.Fatalf("hooks %v", got)
 	}
-	h, _ := e.svc.DescribeAlarmHistory(e.ctx, &DescribeAlarmHistoryInput{AlarmName: "on", HistoryItemType: "Action"})
+	// SetAlarmState to the state the alarm is in runs no action.
+	if _, err := e.svc.SetAlarmState(e.ctx, &SetAlarmStateInput{AlarmName: "on", StateValue: StateAlarm, StateReason: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SetAlarmState(e.ctx, &SetAlarmStateInput{AlarmName: "on", StateValue: StateOK, StateReason: "manual"}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(got) != 2 || got[1] != "on:ALARM->OK:"+sns {
+		t.Fatalf("hooks after SetAlarmState %v", got)
+	}
+	mu.Unlock()
+	h, _ := e.svc.DescribeAlarmHistory(e.ctx, &DescribeAlarmHistoryInput{AlarmName: "on", HistoryItemType: "Action", ScanBy: "TimestampAscending"})
 	if len(h.AlarmHistoryItems) != 1 || !strings.Contains(h.AlarmHistoryItems[0].HistorySummary, sns) {
 		t.Errorf("action history %+v", h.AlarmHistoryItems)
 	}
