@@ -49,6 +49,9 @@ type Store struct {
 	keys      atomic.Pointer[keySet]
 	nextCheck atomic.Int64 // unix nanoseconds of the next allowed stat
 	reloadMu  sync.Mutex
+	// missingLogged is set once the loss of the file was logged; guarded by
+	// reloadMu.
+	missingLogged bool
 }
 
 // keySet is one loaded state of the file; never modified once published.
@@ -135,13 +138,22 @@ func (s *Store) reloadIfChanged() {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	fi, err := os.Stat(s.path)
+	cur := s.keys.Load()
 	if err != nil {
 		// A vanished file keeps the keys already loaded: deleting it by
-		// mistake must not lock every client out.
-		s.log.Warn("credentials file unreadable; keeping loaded keys", "path", s.path, "err", err)
+		// mistake must not lock every client out. Said once per loss, and
+		// not at all when there never was a file (a root key from the
+		// environment needs none).
+		if errors.Is(err, fs.ErrNotExist) && cur.mtime.IsZero() {
+			return
+		}
+		if !s.missingLogged {
+			s.log.Warn("credentials file unreadable; keeping loaded keys", "path", s.path, "err", err)
+			s.missingLogged = true
+		}
 		return
 	}
-	cur := s.keys.Load()
+	s.missingLogged = false
 	if fi.ModTime().Equal(cur.mtime) && fi.Size() == cur.size {
 		return
 	}

@@ -349,3 +349,44 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	})
 }
+
+// TestMissingFileLogging: a root key from the environment needs no file, so
+// its absence is not worth a line per check; a file that existed and then
+// vanished is said once, not once a second.
+func TestMissingFileLogging(t *testing.T) {
+	t.Setenv(EnvAccessKeyID, "AKIAENVROOT")
+	t.Setenv(EnvSecretAccessKey, "envsecret")
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	s, err := Load(dir, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{t: time.Now()}
+	s.now = clock.now
+	lookups := func() {
+		for range 5 {
+			clock.add(2 * time.Second)
+			if _, ok := s.Lookup("AKIAENVROOT"); !ok {
+				t.Fatal("environment root key not accepted")
+			}
+		}
+	}
+	lookups()
+	if strings.Contains(logs.String(), "unreadable") {
+		t.Fatalf("absent file logged although the root key comes from the environment:\n%s", logs.String())
+	}
+
+	p := write(t, dir, sample, 0o600)
+	clock.add(2 * time.Second)
+	if _, ok := s.Lookup("AKIAENVROOT"); !ok {
+		t.Fatal("environment root key lost when a file appeared")
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	lookups()
+	if n := strings.Count(logs.String(), "unreadable"); n != 1 {
+		t.Fatalf("a vanished file was logged %d times, want once:\n%s", n, logs.String())
+	}
+}

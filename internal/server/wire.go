@@ -52,12 +52,20 @@ func (s *Server) openParts(ctx context.Context) error {
 	s.router = awsproto.NewRouter(verifier, s.log.With("component", "router"))
 	s.router.Fallback = s.fallback()
 
+	// Deployments are timed on the engine's clock, which --time-scale
+	// speeds up; CodeDeploy stamps createTime on the same clock so that
+	// durations it reports (completeTime - createTime) add up.
+	clk := clock.Scaled(s.cfg.TimeScale)
+	cdNow := s.cfg.Now
+	if cdNow == nil {
+		cdNow = clk.Now
+	}
 	cd, err := codedeploy.New(codedeploy.Config{
 		Region:    s.cfg.Region,
 		AccountID: s.cfg.AccountID,
 		Store:     db,
 		Log:       s.log.With("service", "codedeploy"),
-		Now:       s.cfg.Now,
+		Now:       cdNow,
 	})
 	if err != nil {
 		return fmt.Errorf("server: starting codedeploy: %w", err)
@@ -133,7 +141,7 @@ func (s *Server) openParts(ctx context.Context) error {
 		CodeDeploy: cd,
 		ECS:        engine.ECSAdapter{ECS: ecsSvc},
 		Traffic:    lb,
-		Clock:      clock.Scaled(s.cfg.TimeScale),
+		Clock:      clk,
 		Owner:      s.owner("engine"),
 		Log:        s.log.With("component", "engine"),
 	})
@@ -162,7 +170,9 @@ func (s *Server) openRuntime(ctx context.Context) (runtime.Runtime, error) {
 		}
 		rt = p
 	case "docker":
-		d, err := docker.New(ctx, docker.Options{Log: s.log.With("component", "runtime")})
+		// Each data dir owns its own containers: two servers sharing one
+		// Docker daemon must not adopt, or sweep away, each other's tasks.
+		d, err := docker.New(ctx, docker.Options{Owner: s.owner("tasks"), Log: s.log.With("component", "runtime")})
 		if err != nil {
 			return nil, fmt.Errorf("server: connecting to Docker: %w", err)
 		}
@@ -181,7 +191,11 @@ func (s *Server) openRuntime(ctx context.Context) (runtime.Runtime, error) {
 // dir is part of it because two servers on one host have two stores.
 func (s *Server) owner(role string) string {
 	host, _ := os.Hostname()
-	sum := sha256.Sum256([]byte(s.cfg.DataDir))
+	dir := s.cfg.DataDir
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs // ./cutover-data and its absolute path are the same owner
+	}
+	sum := sha256.Sum256([]byte(dir))
 	return fmt.Sprintf("%s@%s/%s", role, host, hex.EncodeToString(sum[:4]))
 }
 
