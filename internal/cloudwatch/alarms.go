@@ -450,8 +450,10 @@ func (s *Service) DescribeAlarmHistory(ctx context.Context, in *DescribeAlarmHis
 	return out, nil
 }
 
-// DeleteAlarms deletes alarms. AWS deletes nothing if any name is wrong;
-// here an unknown name is ResourceNotFound and nothing is deleted.
+// DeleteAlarms deletes alarms. As the current API reference says, names
+// that match no alarm are skipped and the others are still deleted (older
+// docs said an error deletes nothing); the model's ResourceNotFound is
+// therefore never returned here.
 func (s *Service) DeleteAlarms(ctx context.Context, in *AlarmNamesInput) (*empty, error) {
 	if len(in.AlarmNames) == 0 {
 		return nil, missingParam("AlarmNames")
@@ -466,7 +468,7 @@ func (s *Service) DeleteAlarms(ctx context.Context, in *AlarmNamesInput) (*empty
 		for _, n := range in.AlarmNames {
 			if err := tx.Delete(kindAlarm, n, -1); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
-					return notFound("Alarm %s does not exist.", n)
+					continue
 				}
 				return err
 			}

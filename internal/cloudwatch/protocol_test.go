@@ -157,9 +157,13 @@ func TestQuery(t *testing.T) {
 			t.Errorf("DescribeAlarms lacks %s:\n%s", want, b)
 		}
 	}
-	resp, b = e.query(url.Values{"Action": {"DeleteAlarms"}, "AlarmNames.member.1": {"nope"}})
-	if resp.StatusCode != 404 || !strings.Contains(string(b), "<Code>ResourceNotFound</Code>") {
-		t.Errorf("DeleteAlarms unknown: %d %s", resp.StatusCode, b)
+	// Unknown names are skipped; the known one is still deleted.
+	resp, b = e.query(url.Values{"Action": {"DeleteAlarms"}, "AlarmNames.member.1": {"nope"}, "AlarmNames.member.2": {"q"}})
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "<DeleteAlarmsResponse") {
+		t.Errorf("DeleteAlarms with an unknown name: %d %s", resp.StatusCode, b)
+	}
+	if _, ok, _ := e.svc.AlarmState(e.ctx, "q"); ok {
+		t.Error("known alarm not deleted beside an unknown one")
 	}
 	resp, b = e.query(url.Values{"Action": {"GetMetricStatistics"}, "Namespace": {"App"}, "MetricName": {"Hits"}, "StartTime": {"yesterday"},
 		"EndTime": {t0.Format(time.RFC3339)}, "Period": {"60"}, "Statistics.member.1": {"Sum"}})
