@@ -206,11 +206,11 @@ func (s *Service) datumPoint(ns string, d MetricDatum, path string, now time.Tim
 
 var basicStats = map[string]bool{"SampleCount": true, "Average": true, "Sum": true, "Minimum": true, "Maximum": true}
 
-func validPeriod(p int32, start time.Time, now time.Time) bool {
+func validPeriod(p int32) bool {
 	switch {
 	case p <= 0:
 		return false
-	case p == 1 || p == 5 || p == 10 || p == 30:
+	case p == 1 || p == 5 || p == 10 || p == 20 || p == 30:
 		return true
 	}
 	return p%60 == 0
@@ -241,8 +241,8 @@ func (s *Service) GetMetricStatistics(ctx context.Context, in *GetMetricStatisti
 	if !end.After(start) {
 		return nil, invalidParam("The parameter StartTime must be less than the parameter EndTime.")
 	}
-	if !validPeriod(*in.Period, start, s.now()) {
-		return nil, invalidParam("The parameter Period must be 1, 5, 10, 30 or a multiple of 60.")
+	if !validPeriod(*in.Period) {
+		return nil, invalidParam("The parameter Period must be 1, 5, 10, 20, 30 or a multiple of 60.")
 	}
 	if len(in.Statistics) == 0 && len(in.ExtendedStatistics) == 0 {
 		return nil, missingParam("Statistics or ExtendedStatistics")
@@ -378,8 +378,8 @@ func (s *Service) GetMetricData(ctx context.Context, in *GetMetricDataInput) (*G
 		if ms.Metric == nil || ms.Metric.Namespace == "" || ms.Metric.MetricName == "" {
 			return nil, missingParam(path + ".MetricStat.Metric")
 		}
-		if ms.Period == nil || !validPeriod(*ms.Period, start, s.now()) {
-			return nil, invalidParam("The parameter %s.MetricStat.Period must be 1, 5, 10, 30 or a multiple of 60.", path)
+		if ms.Period == nil || !validPeriod(*ms.Period) {
+			return nil, invalidParam("The parameter %s.MetricStat.Period must be 1, 5, 10, 20, 30 or a multiple of 60.", path)
 		}
 		if _, ok := parsePercentile(ms.Stat); !ok && !basicStats[ms.Stat] {
 			return nil, invalidParam("The value %s for parameter %s.MetricStat.Stat is not supported.", ms.Stat, path)
