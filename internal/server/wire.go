@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/cutover/cutover/internal/awsproto"
 	"github.com/cutover/cutover/internal/awsproto/jsonrpc"
 	"github.com/cutover/cutover/internal/awsproto/sigv4"
 	"github.com/cutover/cutover/internal/clock"
+	"github.com/cutover/cutover/internal/cloudwatch"
 	"github.com/cutover/cutover/internal/codedeploy"
 	"github.com/cutover/cutover/internal/credentials"
 	"github.com/cutover/cutover/internal/ecs"
@@ -148,13 +150,45 @@ func (s *Server) openParts(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: starting the deployment engine: %w", err)
 	}
+	// CloudWatch: metrics pushed with PutMetricData and the load balancer's
+	// own (as AWS/ApplicationELB and AWS/NetworkELB), and alarms evaluated
+	// on the same clock as deployments.
+	cw, err := cloudwatch.New(cloudwatch.Config{
+		Region:    s.cfg.Region,
+		AccountID: s.cfg.AccountID,
+		Store:     db,
+		Clock:     clk,
+		Log:       s.log.With("service", "monitoring"),
+	})
+	if err != nil {
+		return fmt.Errorf("server: starting cloudwatch: %w", err)
+	}
+	cw.Register(s.router, MaxQueryBody)
+
 	if !s.cfg.APIOnly {
 		if rt != nil {
 			s.loops = append(s.loops, ecsSvc.Run)
 		}
-		s.loops = append(s.loops, eng.Run)
+		s.loops = append(s.loops, eng.Run, cw.Run, func(ctx context.Context) error {
+			cw.Collect(ctx, func() []cloudwatch.Sample { return lbSamples(px) }, lbMetricsEvery)
+			return nil
+		})
 	}
 	return nil
+}
+
+// lbMetricsEvery is how often the load balancer's counters are read into
+// CloudWatch; AWS publishes ELB metrics every 60 s, at 1-minute resolution,
+// so 10 s keeps every minute's datapoint fresh.
+const lbMetricsEvery = 10 * time.Second
+
+func lbSamples(px *proxy.Proxy) []cloudwatch.Sample {
+	snap := px.Metrics().Snapshot()
+	out := make([]cloudwatch.Sample, len(snap))
+	for i, x := range snap {
+		out[i] = cloudwatch.Sample(x)
+	}
+	return out
 }
 
 // openRuntime starts the container runtime ECS tasks run on.
