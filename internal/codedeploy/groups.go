@@ -270,47 +270,58 @@ func checkTagFilter(key, value, typ *string, exc string) error {
 }
 
 func checkGroupTags(g *DeploymentGroup) error {
-	for _, f := range g.EC2TagFilters {
-		if err := checkTagFilter(f.Key, f.Value, f.Type, "InvalidEC2TagException"); err != nil {
-			return err
-		}
-	}
+	var ec2Set [][]TagFilter
 	if g.EC2TagSet != nil {
-		if len(g.EC2TagSet.EC2TagSetList) > maxTagSetGroups {
-			return awsproto.Errorf("TagSetListLimitExceededException", "The number of tag groups included in the tag set list exceeded the maximum allowed limit of %d.", maxTagSetGroups)
-		}
 		for _, grp := range g.EC2TagSet.EC2TagSetList {
-			for _, f := range grp {
-				if err := checkTagFilter(f.Key, f.Value, f.Type, "InvalidEC2TagException"); err != nil {
-					return err
-				}
-			}
-		}
-		if len(g.EC2TagFilters) > 0 && len(g.EC2TagSet.EC2TagSetList) > 0 {
-			return awsproto.Errorf("InvalidEC2TagCombinationException", "Only one of ec2TagFilters and ec2TagSet may be specified.")
+			ec2Set = append(ec2Set, asTagFilters(grp))
 		}
 	}
-	for _, f := range g.OnPremisesInstanceTagFilters {
-		if err := checkTagFilter(f.Key, f.Value, f.Type, "InvalidTagException"); err != nil {
+	if err := checkTagSelection(asTagFilters(g.EC2TagFilters), ec2Set, "InvalidEC2TagException",
+		"InvalidEC2TagCombinationException", "Only one of ec2TagFilters and ec2TagSet may be specified."); err != nil {
+		return err
+	}
+	var onPremSet [][]TagFilter
+	if g.OnPremisesTagSet != nil {
+		onPremSet = g.OnPremisesTagSet.OnPremisesTagSetList
+	}
+	return checkTagSelection(g.OnPremisesInstanceTagFilters, onPremSet, "InvalidTagException",
+		"InvalidOnPremisesTagCombinationException", "Only one of onPremisesInstanceTagFilters and onPremisesTagSet may be specified.")
+}
+
+// checkTagSelection validates one way a group picks instances by tag: a
+// flat list of filters (any may match) or a tag set (every group must
+// match), never both. EC2 and on-premises selections follow the same rules
+// and differ only in the exceptions they raise.
+func checkTagSelection(filters []TagFilter, set [][]TagFilter, invalidExc, comboExc, comboMsg string) error {
+	for _, f := range filters {
+		if err := checkTagFilter(f.Key, f.Value, f.Type, invalidExc); err != nil {
 			return err
 		}
 	}
-	if g.OnPremisesTagSet != nil {
-		if len(g.OnPremisesTagSet.OnPremisesTagSetList) > maxTagSetGroups {
-			return awsproto.Errorf("TagSetListLimitExceededException", "The number of tag groups included in the tag set list exceeded the maximum allowed limit of %d.", maxTagSetGroups)
-		}
-		for _, grp := range g.OnPremisesTagSet.OnPremisesTagSetList {
-			for _, f := range grp {
-				if err := checkTagFilter(f.Key, f.Value, f.Type, "InvalidTagException"); err != nil {
-					return err
-				}
+	if len(set) > maxTagSetGroups {
+		return awsproto.Errorf("TagSetListLimitExceededException", "The number of tag groups included in the tag set list exceeded the maximum allowed limit of %d.", maxTagSetGroups)
+	}
+	for _, grp := range set {
+		for _, f := range grp {
+			if err := checkTagFilter(f.Key, f.Value, f.Type, invalidExc); err != nil {
+				return err
 			}
 		}
-		if len(g.OnPremisesInstanceTagFilters) > 0 && len(g.OnPremisesTagSet.OnPremisesTagSetList) > 0 {
-			return awsproto.Errorf("InvalidOnPremisesTagCombinationException", "Only one of onPremisesInstanceTagFilters and onPremisesTagSet may be specified.")
-		}
+	}
+	if len(filters) > 0 && len(set) > 0 {
+		return awsproto.Errorf(comboExc, "%s", comboMsg)
 	}
 	return nil
+}
+
+// asTagFilters views EC2 tag filters as tag filters: the two shapes have the
+// same members and differ only in name.
+func asTagFilters(fs []EC2TagFilter) []TagFilter {
+	out := make([]TagFilter, len(fs))
+	for i, f := range fs {
+		out[i] = TagFilter(f)
+	}
+	return out
 }
 
 func checkGroupASGs(g *DeploymentGroup) error {
