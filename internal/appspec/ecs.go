@@ -113,49 +113,16 @@ func checkBase(b int64) error {
 
 // ParseECS parses and validates an ECS AppSpec, YAML or JSON.
 func ParseECS(content []byte) (*ECS, error) {
-	root, err := load(content)
+	d, err := parseResourceDoc(content, "an ECS", typeECSService)
 	if err != nil {
 		return nil, err
 	}
-	fs, err := fields(root, "", true)
-	if err != nil {
+	spec := &ECS{Service: ECSService{LogicalName: d.name}}
+	if err := parseECSProperties(d.props, d.propPath, &spec.Service); err != nil {
 		return nil, err
 	}
-	var version, resources, hooks *field
-	for i := range fs {
-		f := &fs[i]
-		switch strings.ToLower(f.key) {
-		case "version":
-			version = f
-		case "resources":
-			resources = f
-		case "hooks":
-			hooks = f
-		default:
-			return nil, errAt(f.kn, f.path, "unknown key; an ECS AppSpec has only version, Resources and Hooks")
-		}
-	}
-	if version == nil {
-		return nil, errAt(root, "version", "missing; an AppSpec must say version: 0.0")
-	}
-	if err := versionNode(version.val, version.path); err != nil {
+	if spec.Hooks, err = d.parseHooks(ECSHookEvents(), "ECS"); err != nil {
 		return nil, err
-	}
-	if resources == nil {
-		return nil, errAt(root, "Resources", "missing; an ECS AppSpec must list the AWS::ECS::Service to deploy")
-	}
-	name, props, ppath, err := resourceNode(resources.val, resources.path, typeECSService)
-	if err != nil {
-		return nil, err
-	}
-	spec := &ECS{Service: ECSService{LogicalName: name}}
-	if err := parseECSProperties(props, ppath, &spec.Service); err != nil {
-		return nil, err
-	}
-	if hooks != nil {
-		if spec.Hooks, err = parseFunctionHooks(hooks.val, hooks.path, ECSHookEvents(), "ECS"); err != nil {
-			return nil, err
-		}
 	}
 	return spec, nil
 }

@@ -108,49 +108,16 @@ func lambdaVersion(n *yaml.Node, path string) (string, error) {
 
 // ParseLambda parses and validates a Lambda AppSpec, YAML or JSON.
 func ParseLambda(content []byte) (*Lambda, error) {
-	root, err := load(content)
+	d, err := parseResourceDoc(content, "a Lambda", typeLambdaFunction)
 	if err != nil {
 		return nil, err
 	}
-	fs, err := fields(root, "", true)
-	if err != nil {
+	spec := &Lambda{Function: LambdaFunction{LogicalName: d.name}}
+	if err := parseLambdaProperties(d.props, d.propPath, &spec.Function); err != nil {
 		return nil, err
 	}
-	var version, resources, hooks *field
-	for i := range fs {
-		f := &fs[i]
-		switch strings.ToLower(f.key) {
-		case "version":
-			version = f
-		case "resources":
-			resources = f
-		case "hooks":
-			hooks = f
-		default:
-			return nil, errAt(f.kn, f.path, "unknown key; a Lambda AppSpec has only version, Resources and Hooks")
-		}
-	}
-	if version == nil {
-		return nil, errAt(root, "version", "missing; an AppSpec must say version: 0.0")
-	}
-	if err := versionNode(version.val, version.path); err != nil {
+	if spec.Hooks, err = d.parseHooks(LambdaHookEvents(), "Lambda"); err != nil {
 		return nil, err
-	}
-	if resources == nil {
-		return nil, errAt(root, "Resources", "missing; a Lambda AppSpec must list the AWS::Lambda::Function to deploy")
-	}
-	name, props, ppath, err := resourceNode(resources.val, resources.path, typeLambdaFunction)
-	if err != nil {
-		return nil, err
-	}
-	spec := &Lambda{Function: LambdaFunction{LogicalName: name}}
-	if err := parseLambdaProperties(props, ppath, &spec.Function); err != nil {
-		return nil, err
-	}
-	if hooks != nil {
-		if spec.Hooks, err = parseFunctionHooks(hooks.val, hooks.path, LambdaHookEvents(), "Lambda"); err != nil {
-			return nil, err
-		}
 	}
 	return spec, nil
 }
