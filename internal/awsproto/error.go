@@ -7,8 +7,10 @@
 package awsproto
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 )
 
@@ -61,3 +63,14 @@ func AsError(err error) *Error {
 // Internal is what a client sees for any failure that is not its own; the
 // cause is logged by the codec, never sent.
 var Internal = &Error{Code: "InternalFailure", Message: "An internal error occurred. Please try again.", Status: http.StatusInternalServerError, Receiver: true}
+
+// ClientError is what a codec answers when operation op failed with err:
+// the application error inside it, or — for any other failure — Internal,
+// after logging the cause, which never reaches the client.
+func ClientError(ctx context.Context, log *slog.Logger, op string, err error) *Error {
+	if e := AsError(err); e != nil {
+		return e
+	}
+	log.ErrorContext(ctx, "operation failed", "operation", op, "err", err, "request_id", RequestID(ctx))
+	return Internal
+}

@@ -248,12 +248,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := op(r.Context(), body)
 	if err != nil {
-		e := awsproto.AsError(err)
-		if e == nil {
-			s.log.ErrorContext(r.Context(), "operation failed", "operation", opName, "err", err, "request_id", awsproto.RequestID(r.Context()))
-			e = awsproto.Internal
-		}
-		s.WriteError(w, r, e)
+		s.WriteError(w, r, awsproto.ClientError(r.Context(), s.log, opName, err))
 		return
 	}
 	b, err := encMode.Marshal(out)

@@ -154,12 +154,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := op(r.Context(), form)
 	if err != nil {
-		e := awsproto.AsError(err)
-		if e == nil {
-			s.log.Error("operation failed", "action", action, "err", err, "request_id", requestID(w, r))
-			e = awsproto.Internal
-		}
-		s.WriteError(w, r, e)
+		s.WriteError(w, r, awsproto.ClientError(r.Context(), s.log, action, err))
 		return
 	}
 	var buf bytes.Buffer

@@ -27,11 +27,11 @@ type inner struct {
 }
 
 type input struct {
-	Name     string  `query:"Name,required"`
-	PageSize *int32  `query:"PageSize,min=1,max=400"`
+	Name     string `query:"Name,required"`
+	PageSize *int32 `query:"PageSize,min=1,max=400"`
 	Names    []string
 	Tags     []tag
-	Flat     []string `query:"Item,flat"`
+	Flat     []string          `query:"Item,flat"`
 	Attrs    map[string]string `query:"Attributes"`
 	SNSAttrs map[string]string `query:"MessageAttributes,key=Name,value=Value"`
 	Config   *inner
