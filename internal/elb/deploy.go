@@ -2,7 +2,6 @@ package elb
 
 import (
 	"context"
-	"errors"
 
 	"github.com/cutover/cutover/internal/awsproto"
 	"github.com/cutover/cutover/internal/store"
@@ -36,10 +35,7 @@ func (s *Service) TargetGroupARNByName(ctx context.Context, name string) (string
 func (s *Service) TargetGroupLoadBalancers(ctx context.Context, tgArn string) ([]string, error) {
 	var lbs []string
 	err := s.store.View(ctx, func(tx store.Tx) error {
-		if _, _, err := get[tgRecord](tx, kindTG, tgArn); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return awsproto.Errorf("TargetGroupNotFound", "Target groups '[%s]' not found", tgArn)
-			}
+		if _, _, err := s.getTG(tx, tgArn); err != nil {
 			return err
 		}
 		var err error

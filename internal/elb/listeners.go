@@ -63,7 +63,7 @@ func (s *Service) createListener(ctx context.Context, in *CreateListenerInput) (
 	}
 	var out Listener
 	err := s.mutate(ctx, true, func(tx store.Tx) error {
-		lb, err := s.getLB(tx, in.LoadBalancerArn)
+		lb, _, err := s.getLB(tx, in.LoadBalancerArn)
 		if err != nil {
 			return err
 		}
@@ -141,7 +141,7 @@ func (s *Service) describeListeners(ctx context.Context, in *DescribeListenersIn
 	var ls []Listener
 	err := s.store.View(ctx, func(tx store.Tx) error {
 		if in.LoadBalancerArn != nil {
-			if _, err := s.getLB(tx, *in.LoadBalancerArn); err != nil {
+			if _, _, err := s.getLB(tx, *in.LoadBalancerArn); err != nil {
 				return err
 			}
 			recs, err := list[listenerRecord](tx, kindListener, store.ListOptions{Index: *in.LoadBalancerArn})
@@ -185,7 +185,7 @@ func (s *Service) modifyListener(ctx context.Context, in *ModifyListenerInput) (
 		if err != nil {
 			return err
 		}
-		lb, err := s.getLB(tx, l.LoadBalancerArn)
+		lb, _, err := s.getLB(tx, l.LoadBalancerArn)
 		if err != nil {
 			return err
 		}

@@ -112,7 +112,7 @@ func (s *Service) describeLoadBalancers(ctx context.Context, in *DescribeLoadBal
 		switch {
 		case len(in.LoadBalancerArns) > 0:
 			for _, arn := range in.LoadBalancerArns {
-				lb, err := s.getLB(tx, arn)
+				lb, _, err := s.getLB(tx, arn)
 				if err != nil {
 					return err
 				}
@@ -150,18 +150,18 @@ func (s *Service) describeLoadBalancers(ctx context.Context, in *DescribeLoadBal
 
 // getLB reads a load balancer, answering LoadBalancerNotFound for unknown
 // and ValidationError for malformed ARNs.
-func (s *Service) getLB(tx store.Tx, arn string) (*lbRecord, error) {
+func (s *Service) getLB(tx store.Tx, arn string) (*lbRecord, *store.Record, error) {
 	if !strings.HasPrefix(s.arnResource(arn), "loadbalancer/") {
 		if strings.HasPrefix(arn, "arn:") {
-			return nil, awsproto.Errorf("LoadBalancerNotFound", "Load balancer '%s' not found", arn)
+			return nil, nil, awsproto.Errorf("LoadBalancerNotFound", "Load balancer '%s' not found", arn)
 		}
-		return nil, validationf("'%s' is not a valid load balancer ARN", arn)
+		return nil, nil, validationf("'%s' is not a valid load balancer ARN", arn)
 	}
-	lb, _, err := get[lbRecord](tx, kindLB, arn)
+	lb, rec, err := get[lbRecord](tx, kindLB, arn)
 	if notFound(err) {
-		return nil, awsproto.Errorf("LoadBalancerNotFound", "Load balancer '%s' not found", arn)
+		return nil, nil, awsproto.Errorf("LoadBalancerNotFound", "Load balancer '%s' not found", arn)
 	}
-	return lb, err
+	return lb, rec, err
 }
 
 func (s *Service) deleteLoadBalancer(ctx context.Context, in *DeleteLoadBalancerInput) (*Empty, error) {
@@ -169,7 +169,7 @@ func (s *Service) deleteLoadBalancer(ctx context.Context, in *DeleteLoadBalancer
 		return nil, validationf("'%s' is not a valid load balancer ARN", in.LoadBalancerArn)
 	}
 	err := s.mutate(ctx, true, func(tx store.Tx) error {
-		lb, err := s.getLB(tx, in.LoadBalancerArn)
+		lb, _, err := s.getLB(tx, in.LoadBalancerArn)
 		if awsproto.AsError(err) != nil {
 			// Deleting a load balancer that does not exist succeeds, as in AWS.
 			return nil

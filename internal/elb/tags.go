@@ -22,11 +22,7 @@ func (s *Service) findTagged(tx store.Tx, arn string) (*tagged, error) {
 	res := s.arnResource(arn)
 	switch {
 	case strings.HasPrefix(res, "loadbalancer/"):
-		lb, err := s.getLB(tx, arn)
-		if err != nil {
-			return nil, err
-		}
-		rec, err := tx.Get(kindLB, arn)
+		lb, rec, err := s.getLB(tx, arn)
 		if err != nil {
 			return nil, err
 		}

@@ -275,7 +275,7 @@ func (s *Service) describeTargetGroups(ctx context.Context, in *DescribeTargetGr
 		var tgs []*tgRecord
 		switch {
 		case in.LoadBalancerArn != nil:
-			if _, err := s.getLB(tx, *in.LoadBalancerArn); err != nil {
+			if _, _, err := s.getLB(tx, *in.LoadBalancerArn); err != nil {
 				return err
 			}
 			all, err := list[tgRecord](tx, kindTG, store.ListOptions{})
