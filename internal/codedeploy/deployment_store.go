@@ -41,6 +41,12 @@ func (s *Service) notify(id string) {
 	}
 }
 
+func (s *Service) wakeTriggers() {
+	if s.triggersQueued != nil {
+		s.triggersQueued()
+	}
+}
+
 const idChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 // newDeploymentID is d- and 9 random upper-case letters or digits, AWS's form.
@@ -106,6 +112,7 @@ var ErrUnchanged = errors.New("codedeploy: deployment unchanged")
 // deployment. fn sees the latest stored state, so requests that handlers
 // wrote meanwhile are never lost.
 func (s *Service) UpdateDeployment(ctx context.Context, id string, fn func(*Deployment) error) error {
+	var moved bool
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		d, rec, err := loadDeployment(tx, id)
 		if err != nil {
@@ -115,10 +122,14 @@ func (s *Service) UpdateDeployment(ctx context.Context, id string, fn func(*Depl
 		if err := fn(d); err != nil {
 			return err
 		}
+		moved = d.Status != before
 		return s.putDeployment(tx, rec, d, before)
 	})
 	if errors.Is(err, ErrUnchanged) {
 		return nil
+	}
+	if err == nil && moved {
+		s.wakeTriggers()
 	}
 	return err
 }
@@ -150,6 +161,11 @@ func (s *Service) putDeployment(tx store.Tx, rec *store.Record, d *Deployment, b
 			return nil
 		}
 		return err
+	}
+	if ev := statusEvent(before, d.Status); ev != "" {
+		if err := s.queueTriggers(tx, g, d, ev); err != nil {
+			return err
+		}
 	}
 	last := &LastDeploymentInfo{DeploymentID: d.DeploymentID, Status: d.Status, CreateTime: &d.CreateTime, EndTime: d.CompleteTime}
 	g.LastAttemptedDeployment = last
@@ -185,6 +201,11 @@ func (s *Service) RollBack(ctx context.Context, id string, fn func(d *Deployment
 		if err := s.putDeployment(tx, rec, d, before); err != nil {
 			return err
 		}
+		if g, _, err := loadGroup(tx, d.ApplicationName, d.DeploymentGroupName); err == nil {
+			if err := s.queueTriggers(tx, g, d, EventDeploymentRollback); err != nil {
+				return err
+			}
+		}
 		key := groupKey(d.ApplicationName, d.DeploymentGroupName)
 		arec := &store.Record{Kind: kindActive, Key: key, Index: rid}
 		if err := store.PutJSON(tx, arec, activeDeployment{DeploymentID: rid}); err != nil {
@@ -196,5 +217,6 @@ func (s *Service) RollBack(ctx context.Context, id string, fn func(d *Deployment
 	if err != nil {
 		return "", err
 	}
+	s.wakeTriggers()
 	return rid, nil
 }

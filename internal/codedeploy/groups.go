@@ -354,8 +354,8 @@ func checkTriggers(g *DeploymentGroup) error {
 			return awsproto.Errorf(exc, "Trigger name %q is used more than once.", name)
 		}
 		seen[name] = true
-		if !snsArnRe.MatchString(str(t.TriggerTargetArn)) {
-			return awsproto.Errorf(exc, "Trigger %s: target %q is not a valid SNS topic ARN.", name, str(t.TriggerTargetArn))
+		if !validTriggerTarget(str(t.TriggerTargetArn)) {
+			return awsproto.Errorf(exc, "Trigger %s: target %q is not a valid SNS topic ARN (or http(s) webhook URL).", name, str(t.TriggerTargetArn))
 		}
 		if len(t.TriggerEvents) == 0 {
 			return awsproto.Errorf(exc, "Trigger %s needs at least one trigger event.", name)

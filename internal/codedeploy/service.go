@@ -59,6 +59,10 @@ type Config struct {
 	Log               *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// TriggersQueued is called after a commit that may have queued
+	// trigger notifications (see package triggers), so the dispatcher
+	// sends them at once rather than at its next poll.
+	TriggersQueued func()
 }
 
 // Service is the CodeDeploy control plane.
@@ -72,6 +76,8 @@ type Service struct {
 	pageSize int
 	json     *jsonrpc.Service
 	hooks    engineHooksBox
+
+	triggersQueued func()
 }
 
 // New returns the service, storing the predefined deployment configurations
@@ -90,6 +96,8 @@ func New(cfg Config) (*Service, error) {
 		log:      cfg.Log,
 		now:      cfg.Now,
 		pageSize: 100,
+
+		triggersQueued: cfg.TriggersQueued,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
