@@ -103,6 +103,10 @@ type failure struct {
 	// results cannot, as AWS documents, and nothing was changed yet).
 	noRollback bool
 	stopped    bool // end as Stopped rather than Failed
+	// rollbackEvent is the AutoRollbackEvent that decides whether this
+	// failure rolls back; "" means DEPLOYMENT_FAILURE for a failure (a stop
+	// decides in stopFailure).
+	rollbackEvent string
 }
 
 func (f *failure) Error() string { return f.code + ": " + f.message }
@@ -143,8 +147,14 @@ func (e *Engine) Reconcile(ctx context.Context, id string) (again, done bool, er
 
 	var out outcome
 	changed := false
+	alarm, err := e.checkAlarms(ctx, d)
+	if err != nil {
+		return false, false, fmt.Errorf("deployment %s: checking alarms: %w", id, err)
+	}
 	if d.Control.StopRequested {
 		out.fail = e.stopFailure(d, &st)
+	} else if alarm != nil {
+		out.fail = alarm
 	} else if d.ComputePlatform != codedeploy.PlatformECS {
 		out.fail = &failure{code: "INTERNAL_ERROR", message: fmt.Sprintf("cutover cannot run %s deployments yet.", d.ComputePlatform), noRollback: true}
 	} else if err := e.step(ctx, d, &st, now, &out); err != nil {
@@ -831,7 +841,10 @@ func (e *Engine) finish(ctx context.Context, d *codedeploy.Deployment, st *ecsSt
 		f.event = currentEvent(st)
 	}
 	rollback := !f.noRollback && st.ReplTaskSet != "" && st.RollbackOf == ""
-	if !f.stopped && !rollbackConfigured(d, "DEPLOYMENT_FAILURE") {
+	switch {
+	case f.rollbackEvent != "":
+		rollback = rollback && rollbackConfigured(d, f.rollbackEvent)
+	case !f.stopped && !rollbackConfigured(d, "DEPLOYMENT_FAILURE"):
 		rollback = false
 	}
 	status := codedeploy.StatusFailed

@@ -36,6 +36,10 @@ type Config struct {
 	// Hooks calls lifecycle hooks; nil means &Hooks{} (URL hooks over HTTP,
 	// function hooks fail as not available).
 	Hooks HookInvoker
+	// Alarms reads the CloudWatch alarms deployment groups list; nil makes
+	// every listed alarm unreadable (see AlarmConfiguration's
+	// ignorePollAlarmFailure).
+	Alarms AlarmStates
 	// Clock is the engine's time; nil is the real clock. The server passes
 	// clock.Scaled(N) for --time-scale N.
 	Clock clock.Clock
@@ -137,6 +141,19 @@ func (e *Engine) Notify(id string) {
 	case e.wake <- struct{}{}:
 	default:
 	}
+}
+
+// NotifyAll wakes every deployment this engine works on (an alarm changed
+// state: each checks its alarms now rather than at its next poll).
+func (e *Engine) NotifyAll() {
+	e.mu.Lock()
+	for _, w := range e.workers {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+	e.mu.Unlock()
 }
 
 // Run works until ctx ends: it scans for unfinished deployments, takes the

@@ -267,6 +267,7 @@ type env struct {
 	traffic *fakeTraffic
 	engine  *Engine
 	hooks   HookInvoker
+	alarms  AlarmStates
 }
 
 func newEnv(t *testing.T) *env {
@@ -296,7 +297,7 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) newEngine(owner string, hook func(id, step, phase string) error) *Engine {
-	en, err := New(Config{Store: e.st, CodeDeploy: e.cd, ECS: e.ecs, Traffic: e.traffic, Hooks: e.hooks, Clock: e.clk, Owner: owner,
+	en, err := New(Config{Store: e.st, CodeDeploy: e.cd, ECS: e.ecs, Traffic: e.traffic, Hooks: e.hooks, Alarms: e.alarms, Clock: e.clk, Owner: owner,
 		PollInterval: time.Second, LeaseTTL: 10 * time.Second, HookTimeout: 10 * time.Minute, InstallTimeout: 5 * time.Minute})
 	if err != nil {
 		e.t.Fatal(err)
@@ -312,6 +313,8 @@ type groupOpts struct {
 	rollback    []types.AutoRollbackEvent
 	noTestRoute bool
 	service     string // default "web"
+	alarms      *types.AlarmConfiguration
+	triggers    []types.TriggerConfig
 }
 
 func (e *env) group(name string, o groupOpts) {
@@ -352,6 +355,7 @@ func (e *env) group(name string, o groupOpts) {
 	} else {
 		in.DeploymentConfigName = aws.String("CodeDeployDefault.ECSAllAtOnce")
 	}
+	in.AlarmConfiguration, in.TriggerConfigurations = o.alarms, o.triggers
 	if len(o.rollback) > 0 {
 		in.AutoRollbackConfiguration = &types.AutoRollbackConfiguration{Enabled: true, Events: o.rollback}
 	}
