@@ -579,3 +579,13 @@ func (s *Service) OnTransition(fn func(alarm MetricAlarm, oldState, newState str
 	defer s.mu.Unlock()
 	s.hooks = append(s.hooks, fn)
 }
+
+// OnStateChange registers a function called after every committed change
+// of any alarm's state, whether or not its actions are enabled: deployments
+// watch alarm states, not actions. It runs on the evaluator's goroutine (or
+// the SetAlarmState request's) and should not block.
+func (s *Service) OnStateChange(fn func(alarm, oldState, newState string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watchers = append(s.watchers, fn)
+}

@@ -31,12 +31,17 @@ import (
 // period (10 s) so high-resolution alarms are evaluated on time.
 const tick = 10 * time.Second
 
-// Run evaluates alarms and snapshots metrics until ctx ends.
+// Run reads the metric sources and evaluates alarms at every 10-second
+// boundary of the clock, and snapshots metrics, until ctx ends. Reading
+// the sources at the boundary, just before evaluating, is what makes an
+// alarm on load balancer metrics fire as soon as its period closes: the
+// counts up to the boundary are in the period they belong to, not in the
+// next one.
 func (s *Service) Run(ctx context.Context) error {
-	t := s.clk.NewTicker(tick)
-	defer t.Stop()
 	lastSave := s.now()
 	for {
+		boundary := s.now().Truncate(tick)
+		s.collect(boundary)
 		if err := s.EvaluateOnce(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("evaluating alarms", "err", err)
 		}
@@ -46,8 +51,10 @@ func (s *Service) Run(ctx context.Context) error {
 				s.log.Error("saving metrics", "err", err)
 			}
 		}
+		t := s.clk.NewTimer(boundary.Add(tick).Sub(s.now()))
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			// The last snapshot outlives the cancelled context.
 			if err := s.SaveMetrics(context.WithoutCancel(ctx)); err != nil {
 				s.log.Error("saving metrics on stop", "err", err)
@@ -340,6 +347,7 @@ func (s *Service) transition(ctx context.Context, name string, decide func(*alar
 		return store.PutJSON(tx, rec, a)
 	})
 	hooks := append([]func(MetricAlarm, string, string){}, s.hooks...)
+	watchers := append([]func(string, string, string){}, s.watchers...)
 	s.mu.Unlock()
 	if err != nil {
 		return false, err
@@ -348,6 +356,11 @@ func (s *Service) transition(ctx context.Context, name string, decide func(*alar
 		w := s.wire(after)
 		for _, h := range hooks {
 			h(w, oldState, after.State)
+		}
+	}
+	if changed && after.State != oldState {
+		for _, w := range watchers {
+			w(name, oldState, after.State)
 		}
 	}
 	if changed {

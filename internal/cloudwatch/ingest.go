@@ -1,7 +1,6 @@
 package cloudwatch
 
 import (
-	"context"
 	"sort"
 	"strings"
 	"time"
@@ -104,22 +103,29 @@ func (s *Service) Ingest(samples []Sample) {
 	}
 }
 
-// Collect calls source every interval and ingests what it returns, until
-// ctx ends. The server runs it with the proxy's Metrics().Snapshot.
-func (s *Service) Collect(ctx context.Context, source func() []Sample, every time.Duration) {
-	if every <= 0 {
-		every = 10 * time.Second
-	}
-	t := s.clk.NewTicker(every)
-	defer t.Stop()
-	s.Ingest(source())
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
-			s.Ingest(source())
+// AddSource registers a function Run reads at every 10-second boundary of
+// the clock (the server passes the load balancer's Metrics().Snapshot).
+// Samples without a time are stamped just before the boundary, in the
+// period during which they were counted.
+func (s *Service) AddSource(source func() []Sample) {
+	s.ingestMu.Lock()
+	defer s.ingestMu.Unlock()
+	s.sources = append(s.sources, source)
+}
+
+func (s *Service) collect(boundary time.Time) {
+	s.ingestMu.Lock()
+	sources := append([]func() []Sample(nil), s.sources...)
+	s.ingestMu.Unlock()
+	at := boundary.Add(-time.Millisecond)
+	for _, src := range sources {
+		samples := src()
+		for i := range samples {
+			if samples[i].Time.IsZero() {
+				samples[i].Time = at
+			}
 		}
+		s.Ingest(samples)
 	}
 }
 

@@ -13,7 +13,7 @@ func TestRunAndCollect(t *testing.T) {
 	tg := map[string]string{"LoadBalancer": "app/web/1", "TargetGroup": "targetgroup/blue/2"}
 	total := 0.0
 	source := func() []Sample {
-		return []Sample{{Namespace: "AWS/ApplicationELB", MetricName: "HTTPCode_Target_5XX_Count", Dimensions: tg, Value: total, Cumulative: true, Time: e.clk.Now()}}
+		return []Sample{{Namespace: "AWS/ApplicationELB", MetricName: "HTTPCode_Target_5XX_Count", Dimensions: tg, Value: total, Cumulative: true}}
 	}
 	e.alarm("5xx", func(in *PutMetricAlarmInput) {
 		in.Namespace, in.MetricName, in.Threshold = "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", ptr(0.0)
@@ -21,12 +21,11 @@ func TestRunAndCollect(t *testing.T) {
 		in.TreatMissingData = "notBreaching"
 	})
 	ctx, cancel := context.WithCancel(e.ctx)
-	done := make(chan struct{}, 2)
+	e.svc.AddSource(source)
+	done := make(chan struct{}, 1)
 	go func() { e.svc.Run(ctx); done <- struct{}{} }()
-	go func() { e.svc.Collect(ctx, source, 10*time.Second); done <- struct{}{} }()
 	defer func() {
 		cancel()
-		<-done
 		<-done
 	}()
 	wait := func(n int) {
@@ -37,7 +36,7 @@ func TestRunAndCollect(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	wait(2)
+	wait(1)
 	want := func(state string) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -56,7 +55,7 @@ func TestRunAndCollect(t *testing.T) {
 	// so a datum may land one period late; ALARM must come by 10:02.
 	for e.clk.Now().Before(t0.Add(2 * time.Minute)) {
 		e.clk.Advance(10 * time.Second)
-		wait(2)
+		wait(1)
 		time.Sleep(20 * time.Millisecond)
 		if s, _, _ := e.svc.AlarmState(e.ctx, "5xx"); s == StateAlarm {
 			return

@@ -58,13 +58,15 @@ type Service struct {
 
 	// mu serialises alarm writes in this process (the store's versions
 	// guard against other replicas).
-	mu    sync.Mutex
-	hooks []func(alarm MetricAlarm, oldState, newState string)
+	mu       sync.Mutex
+	hooks    []func(alarm MetricAlarm, oldState, newState string)
+	watchers []func(alarm, oldState, newState string)
 
 	histSeq atomic.Int64
 
 	ingestMu sync.Mutex
 	lastCum  map[string]cumulative
+	sources  []func() []Sample
 }
 
 // New returns the service. Call Run to evaluate alarms.

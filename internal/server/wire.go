@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/cutover/cutover/internal/awsproto"
 	"github.com/cutover/cutover/internal/awsproto/jsonrpc"
@@ -25,6 +24,7 @@ import (
 	"github.com/cutover/cutover/internal/runtime/process"
 	"github.com/cutover/cutover/internal/s3"
 	"github.com/cutover/cutover/internal/store/sqlite"
+	"github.com/cutover/cutover/internal/triggers"
 )
 
 // openParts opens the store and credentials and registers every service on
@@ -62,12 +62,24 @@ func (s *Server) openParts(ctx context.Context) error {
 	if cdNow == nil {
 		cdNow = clk.Now
 	}
+	// Trigger notifications are written by CodeDeploy in the deployment's
+	// own transaction and sent by the dispatcher, woken after each commit.
+	dispatcher, err := triggers.NewDispatcher(triggers.Config{
+		Store: db,
+		Clock: clk,
+		Log:   s.log.With("component", "triggers"),
+		Owner: s.owner("triggers"),
+	})
+	if err != nil {
+		return fmt.Errorf("server: starting the trigger dispatcher: %w", err)
+	}
 	cd, err := codedeploy.New(codedeploy.Config{
-		Region:    s.cfg.Region,
-		AccountID: s.cfg.AccountID,
-		Store:     db,
-		Log:       s.log.With("service", "codedeploy"),
-		Now:       cdNow,
+		Region:         s.cfg.Region,
+		AccountID:      s.cfg.AccountID,
+		Store:          db,
+		Log:            s.log.With("service", "codedeploy"),
+		Now:            cdNow,
+		TriggersQueued: dispatcher.Wake,
 	})
 	if err != nil {
 		return fmt.Errorf("server: starting codedeploy: %w", err)
@@ -136,20 +148,6 @@ func (s *Server) openParts(ctx context.Context) error {
 	}
 	s.registerJSON(ecsSvc.JSON(), ecs.SigningName)
 
-	// The deployment engine advances CodeDeploy deployments through ECS and
-	// the load balancer's weights, on a clock --time-scale can speed up.
-	eng, err := engine.New(engine.Config{
-		Store:      db,
-		CodeDeploy: cd,
-		ECS:        engine.ECSAdapter{ECS: ecsSvc},
-		Traffic:    lb,
-		Clock:      clk,
-		Owner:      s.owner("engine"),
-		Log:        s.log.With("component", "engine"),
-	})
-	if err != nil {
-		return fmt.Errorf("server: starting the deployment engine: %w", err)
-	}
 	// CloudWatch: metrics pushed with PutMetricData and the load balancer's
 	// own (as AWS/ApplicationELB and AWS/NetworkELB), and alarms evaluated
 	// on the same clock as deployments.
@@ -164,23 +162,34 @@ func (s *Server) openParts(ctx context.Context) error {
 		return fmt.Errorf("server: starting cloudwatch: %w", err)
 	}
 	cw.Register(s.router, MaxQueryBody)
+	cw.AddSource(func() []cloudwatch.Sample { return lbSamples(px) })
+
+	// The deployment engine advances CodeDeploy deployments through ECS and
+	// the load balancer's weights, on a clock --time-scale can speed up.
+	eng, err := engine.New(engine.Config{
+		Store:      db,
+		CodeDeploy: cd,
+		ECS:        engine.ECSAdapter{ECS: ecsSvc},
+		Traffic:    lb,
+		Alarms:     cw,
+		Clock:      clk,
+		Owner:      s.owner("engine"),
+		Log:        s.log.With("component", "engine"),
+	})
+	if err != nil {
+		return fmt.Errorf("server: starting the deployment engine: %w", err)
+	}
+	// A deployment reacts to its alarms as soon as they change.
+	cw.OnStateChange(func(string, string, string) { eng.NotifyAll() })
 
 	if !s.cfg.APIOnly {
 		if rt != nil {
 			s.loops = append(s.loops, ecsSvc.Run)
 		}
-		s.loops = append(s.loops, eng.Run, cw.Run, func(ctx context.Context) error {
-			cw.Collect(ctx, func() []cloudwatch.Sample { return lbSamples(px) }, lbMetricsEvery)
-			return nil
-		})
+		s.loops = append(s.loops, eng.Run, cw.Run, dispatcher.Run)
 	}
 	return nil
 }
-
-// lbMetricsEvery is how often the load balancer's counters are read into
-// CloudWatch; AWS publishes ELB metrics every 60 s, at 1-minute resolution,
-// so 10 s keeps every minute's datapoint fresh.
-const lbMetricsEvery = 10 * time.Second
 
 func lbSamples(px *proxy.Proxy) []cloudwatch.Sample {
 	snap := px.Metrics().Snapshot()
