@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cutover/cutover/internal/awsproto"
@@ -75,13 +76,46 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// pass is the state of one reconcile pass.
+// pass is the state of one reconcile pass. Services are reconciled
+// concurrently, so the maps they all write are behind mu.
 type pass struct {
 	now      time.Time
-	taskDefs map[string]*taskDefRec
+	taskDefs map[string]*taskDefRec // read-only once the pass starts
+
+	mu       sync.Mutex
 	targets  map[string]map[string]elb.Target // target group → "host:port" → target
 	versions map[string]int64                 // task id → record version
 }
+
+func (p *pass) version(id string) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.versions[id]
+}
+
+func (p *pass) setVersion(id string, v int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.versions[id] = v
+}
+
+// forgetTargets drops a target group's cached targets after a change.
+func (p *pass) forgetTargets(tg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.targets, tg)
+}
+
+type serviceJob struct {
+	sv      *serviceRec
+	sets    []*setRec
+	desired map[string]int
+}
+
+// serviceWorkers bounds how many services one pass reconciles at once:
+// starting a container takes a runtime round trip, and fifty services
+// deploying together should not wait for each other's.
+const serviceWorkers = 8
 
 // Reconcile does one pass over every service: it brings each task set to
 // its desired count, registers and deregisters targets, and records what
@@ -136,7 +170,13 @@ func (s *Service) Reconcile(ctx context.Context) error {
 			tasksBySet[k] = append(tasksBySet[k], t)
 		}
 	}
-	var errs []error
+	var (
+		errMu sync.Mutex
+		errs  []error
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, serviceWorkers)
+		jobs  []serviceJob
+	)
 	for _, sv := range services {
 		if sv.Status == statusInactive {
 			continue
@@ -161,21 +201,35 @@ func (s *Service) Reconcile(ctx context.Context) error {
 				}
 			}
 		}
-		desired := s.desiredCounts(sv, svSets, tasksBySet, p)
-		liveLeft := 0
-		for _, set := range svSets {
-			n, err := s.reconcileSet(ctx, p, sv, set, desired[set.ID], tasksBySet[set.key()])
-			if err != nil {
-				errs = append(errs, fmt.Errorf("task set %s: %w", set.key(), err))
-			}
-			liveLeft += n
-		}
-		if sv.Status == statusDraining && liveLeft == 0 {
-			if err := s.retireService(ctx, sv); err != nil {
-				errs = append(errs, err)
-			}
-		}
+		jobs = append(jobs, serviceJob{sv, svSets, s.desiredCounts(sv, svSets, tasksBySet, p)})
 	}
+	// Every service's sets are known before any is changed.
+	for _, job := range jobs {
+		sv, svSets, desired := job.sv, job.sets, job.desired
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var svErrs []error
+			liveLeft := 0
+			for _, set := range svSets {
+				n, err := s.reconcileSet(ctx, p, sv, set, desired[set.ID], tasksBySet[set.key()])
+				if err != nil {
+					svErrs = append(svErrs, fmt.Errorf("task set %s: %w", set.key(), err))
+				}
+				liveLeft += n
+			}
+			if sv.Status == statusDraining && liveLeft == 0 {
+				if err := s.retireService(ctx, sv); err != nil {
+					svErrs = append(svErrs, err)
+				}
+			}
+			errMu.Lock()
+			errs = append(errs, svErrs...)
+			errMu.Unlock()
+		}()
+	}
+	wg.Wait()
 	if err := s.pruneStopped(ctx, tasks); err != nil {
 		errs = append(errs, err)
 	}
@@ -260,21 +314,28 @@ func (s *Service) ready(t *taskRec, set *setRec) bool {
 
 // lbTargets returns the target group's targets, fetched once per pass.
 func (s *Service) lbTargets(ctx context.Context, p *pass, tg string) (map[string]elb.Target, bool) {
-	if m, ok := p.targets[tg]; ok {
+	p.mu.Lock()
+	m, ok := p.targets[tg]
+	p.mu.Unlock()
+	if ok {
 		return m, m != nil
 	}
+	// Two services sharing a target group may both fetch it; the second
+	// fetch is as fresh as the first.
 	ts, err := s.lb.TargetGroupTargets(ctx, tg)
 	if err != nil {
 		s.log.Warn("reading target health", "target_group", tg, "err", err)
-		p.targets[tg] = nil
-		return nil, false
+		m = nil
+	} else {
+		m = map[string]elb.Target{}
+		for _, t := range ts {
+			m[t.ID+":"+strconv.Itoa(t.Port)] = t
+		}
 	}
-	m := map[string]elb.Target{}
-	for _, t := range ts {
-		m[t.ID+":"+strconv.Itoa(t.Port)] = t
-	}
+	p.mu.Lock()
 	p.targets[tg] = m
-	return m, true
+	p.mu.Unlock()
+	return m, m != nil
 }
 
 // reconcileSet brings one set to want tasks and stores what it saw. It
@@ -431,7 +492,7 @@ func (s *Service) reconcileSet(ctx context.Context, p *pass, sv *serviceRec, set
 			}
 			return 0, fmt.Errorf("recording task %s: %w", t.ID, err)
 		}
-		p.versions[t.ID] = 1
+		p.setVersion(t.ID, 1)
 		live = append(live, t)
 		tasks = append(tasks, t)
 		rt, err := s.rt.Start(ctx, s.taskSpec(set, t, td))
@@ -503,7 +564,7 @@ func (s *Service) reconcileSet(ctx context.Context, p *pass, sv *serviceRec, set
 func (s *Service) storeSet(ctx context.Context, p *pass, set *setRec, changed map[string]*taskRec, apply func(*setRec), forget bool) error {
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		for id, t := range changed {
-			if err := put(tx, kindTask, id, t.Cluster, p.versions[id], t); err != nil {
+			if err := put(tx, kindTask, id, t.Cluster, p.version(id), t); err != nil {
 				return fmt.Errorf("storing task %s: %w", id, err)
 			}
 		}
@@ -531,9 +592,11 @@ func (s *Service) storeSet(ctx context.Context, p *pass, set *setRec, changed ma
 	if err != nil {
 		return err
 	}
+	p.mu.Lock()
 	for id := range changed {
 		p.versions[id]++
 	}
+	p.mu.Unlock()
 	return nil
 }
 
@@ -588,7 +651,7 @@ func (s *Service) keepServing(ctx context.Context, p *pass, set *setRec, lb Load
 		}
 		t.Registered, t.TargetGroupArn, t.TargetHost, t.TargetPort = true, lb.TargetGroupArn, host, port
 		t.DeregisteredAt = time.Time{}
-		delete(p.targets, lb.TargetGroupArn)
+		p.forgetTargets(lb.TargetGroupArn)
 		s.log.Info("task registered", "task", t.ID, "target_group", lb.TargetGroupArn, "target", fmt.Sprintf("%s:%d", host, port))
 		return
 	}
@@ -606,7 +669,7 @@ func (s *Service) drainThenStop(ctx context.Context, p *pass, t *taskRec, td *ta
 		if t.DeregisteredAt.IsZero() {
 			s.deregister(ctx, t)
 			t.DeregisteredAt = p.now
-			delete(p.targets, t.TargetGroupArn)
+			p.forgetTargets(t.TargetGroupArn)
 			return
 		}
 		if targets, ok := s.lbTargets(ctx, p, t.TargetGroupArn); ok {

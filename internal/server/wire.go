@@ -106,7 +106,7 @@ func (s *Server) openParts(ctx context.Context) error {
 	// control plane re-applies the stored configuration as it starts, so
 	// listeners come back after a restart. The proxy closes before the
 	// store (closers run in reverse).
-	px := proxy.New(proxy.Options{BindAddr: s.cfg.LBBind, Log: s.log.With("component", "lb"), Now: s.cfg.Now})
+	px := proxy.New(proxy.Options{BindAddr: s.cfg.LBBind, Log: s.log.With("component", "lb"), Now: s.cfg.Now, TimeScale: s.cfg.TimeScale})
 	s.closers = append(s.closers, px.Close)
 	lb, err := elb.New(elb.Config{
 		Region:    s.cfg.Region,

@@ -68,7 +68,7 @@ func (p *Proxy) checkLoop(ctx context.Context, g *group, t *target, hc HealthChe
 			return
 		}
 		g.record(t, gen, ok, reason, desc)
-		timer.Reset(hc.Interval)
+		timer.Reset(p.scaled(hc.Interval))
 	}
 }
 

@@ -47,6 +47,16 @@ type Options struct {
 	TargetTimeout     time.Duration
 	ConnectTimeout    time.Duration
 	ClientIdleTimeout time.Duration
+	// TimeScale divides the target groups' configured waits — health
+	// check intervals and deregistration delays — as `cutover server
+	// --time-scale` does every wait; 0 or 1 is real time. Network timeouts
+	// stay real: they bound what a peer may take, not what cutover waits.
+	TimeScale float64
+}
+
+// scaled is a configured wait on the proxy's time scale.
+func (p *Proxy) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / p.timeScale)
 }
 
 // Proxy is the load balancer's data plane. Its methods are safe for
@@ -58,6 +68,7 @@ type Proxy struct {
 	targetTimeout  time.Duration
 	connectTimeout time.Duration
 	idleTimeout    time.Duration
+	timeScale      float64
 	dialer         net.Dialer
 	hcClient       *http.Client
 	metrics        *Metrics
@@ -86,6 +97,7 @@ func New(opts Options) *Proxy {
 		targetTimeout:  opts.TargetTimeout,
 		connectTimeout: opts.ConnectTimeout,
 		idleTimeout:    opts.ClientIdleTimeout,
+		timeScale:      opts.TimeScale,
 		listeners:      map[string]*listener{},
 		groups:         map[string]*group{},
 		flows:          map[net.Conn]struct{}{},
@@ -95,6 +107,9 @@ func New(opts Options) *Proxy {
 	}
 	if p.now == nil {
 		p.now = time.Now
+	}
+	if p.timeScale <= 1 {
+		p.timeScale = 1
 	}
 	if p.targetTimeout <= 0 {
 		p.targetTimeout = DefaultTargetTimeout

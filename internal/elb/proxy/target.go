@@ -303,7 +303,7 @@ func (t *target) startDrain() {
 	t.routable.Store(false)
 	t.draining.Store(true)
 	g.draining = append(g.draining, t)
-	delay := g.cfg.DeregistrationDelay
+	delay := g.p.scaled(g.cfg.DeregistrationDelay)
 	g.mu.Unlock()
 
 	t.drainTimerSet(delay)
