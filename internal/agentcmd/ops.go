@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
+	"time"
 
 	"github.com/cutover/cutover/internal/awsproto"
+	"github.com/cutover/cutover/internal/clock"
 	"github.com/cutover/cutover/internal/store"
 )
 
@@ -121,12 +123,13 @@ func (s *Service) pollHostCommand(ctx context.Context, in *pollInput) (*pollOutp
 		return nil, err
 	}
 	host := in.HostIdentifier
-	record := s.markPoll(host)
-	timer := s.clk.NewTimer(s.longPoll)
-	defer timer.Stop()
+	pollAt := s.markPoll(host)
+	// The timer starts after the first look at the store, so a test that
+	// waits for it knows the poll has been recorded.
+	var timer clock.Timer
 	for {
 		woken, release := s.hub.watch(host)
-		c, err := s.deliver(ctx, host, record)
+		c, err := s.deliver(ctx, host, pollAt)
 		if err != nil || c != nil {
 			release()
 			if err != nil {
@@ -140,7 +143,11 @@ func (s *Service) pollHostCommand(ctx context.Context, in *pollInput) (*pollOutp
 				Nonce:                 c.Nonce,
 			}}, nil
 		}
-		record = false
+		pollAt = time.Time{}
+		if timer == nil {
+			timer = s.clk.NewTimer(s.longPoll)
+			defer timer.Stop()
+		}
 		select {
 		case <-woken:
 			release()
@@ -157,9 +164,9 @@ func (s *Service) pollHostCommand(ctx context.Context, in *pollInput) (*pollOutp
 	}
 }
 
-// markPoll notes a poll and reports whether it is time to write it to the
-// store.
-func (s *Service) markPoll(host string) bool {
+// markPoll notes a poll and returns its time if it is time to write it to
+// the store, else zero.
+func (s *Service) markPoll(host string) time.Time {
 	now := s.now()
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
@@ -170,18 +177,21 @@ func (s *Service) markPoll(host string) bool {
 		m.stored = now
 	}
 	s.polls[host] = m
-	return write
+	if !write {
+		return time.Time{}
+	}
+	return now
 }
 
-// deliver hands out the host's next command if it has one ready, recording
-// the poll when record is set. It only writes when there is something to
-// write, so an idle re-check is a read.
-func (s *Service) deliver(ctx context.Context, hostID string, record bool) (*command, error) {
+// deliver hands out the host's next command if it has one ready, and
+// records a poll at pollAt unless that is zero. It only writes when there
+// is something to write, so an idle re-check is a read.
+func (s *Service) deliver(ctx context.Context, hostID string, pollAt time.Time) (*command, error) {
 	if err := ctx.Err(); err != nil {
 		// The client is gone: a command handed out now would be lost.
 		return nil, nil
 	}
-	if !record {
+	if pollAt.IsZero() {
 		var ready bool
 		err := s.st.View(ctx, func(tx store.Tx) error {
 			h, _, err := getHost(tx, hostID)
@@ -207,14 +217,14 @@ func (s *Service) deliver(ctx context.Context, hostID string, record bool) (*com
 	err := s.update(ctx, func(tx store.Tx) error {
 		out, expired = nil, expired[:0]
 		now := s.now()
-		record := record
+		record := !pollAt.IsZero()
 		for {
 			h, hrec, err := getHost(tx, hostID)
 			if err != nil {
 				return err
 			}
 			if record {
-				h.LastPoll = now
+				h.LastPoll = pollAt
 				if err := store.PutJSON(tx, hrec, h); err != nil {
 					return err
 				}
