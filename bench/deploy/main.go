@@ -1,7 +1,7 @@
 // Command deploy benchmarks whole ECS blue/green deployments on real parts:
 // how long from CreateDeployment to Succeeded.
 //
-//	go run ./bench/deploy [-n 5] [-groups 50] [-runtimes process,docker] [-time-scale 1]
+//	go run ./bench/deploy [-n 5] [-groups 50] [-runtimes process,docker] [-time-scale 1] [-alarm-runs 0]
 //
 // For each runtime it starts its own `cutover server` (built from this
 // module; fresh data dir; the docker one pulls FROM-scratch images of the
@@ -18,6 +18,10 @@
 //     all Succeeded, and p50/p99 of each deployment's own time (polled
 //     every 250 ms, so within 250 ms; the server's own createTime →
 //     completeTime is in the last column).
+//
+// With -alarm-runs N it then times N alarm rollbacks of group 0 (see
+// alarm.go): from the first 5xx a client sees to production being back on
+// the original task set.
 //
 // It prints markdown tables, the time each lifecycle event took (median
 // over the single runs, from the deployment target's event times), and
@@ -107,6 +111,7 @@ type bench struct {
 	servers []*ecstest.Server
 	reg     *ecstest.Registry
 	rows    []row
+	alarms  []alarmRow
 	events  map[string]map[string]time.Duration // runtime → event → median
 }
 
@@ -147,6 +152,7 @@ func (b *bench) run() error {
 		}
 	}
 	b.print()
+	b.printAlarms()
 	return nil
 }
 
@@ -264,6 +270,14 @@ func (b *bench) runtime(rt string) error {
 		fmt.Fprintf(os.Stderr, "%s: %d at once: wall %v, p50 %v, p99 %v\n", rt, groups, wall.Round(time.Millisecond), quantile(per, 0.5).Round(time.Millisecond), quantile(per, 0.99).Round(time.Millisecond))
 	}
 
+	if *flagAlarmRuns > 0 {
+		rows, err := w.alarmRollbacks(ctx, *flagAlarmRuns)
+		if err != nil {
+			return fmt.Errorf("alarm rollbacks: %w\nserver log:\n%s", err, srv.LogTail(30))
+		}
+		b.alarms = append(b.alarms, rows...)
+	}
+
 	// Clean up this runtime before the next one.
 	for i := 0; i < groups; i++ {
 		w.ecs.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("bench"), Service: aws.String(fmt.Sprintf("svc-%02d", i)), Force: aws.Bool(true)})
@@ -300,13 +314,18 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-func (w *world) taskDef(ctx context.Context, v string) (string, error) {
+// taskDef registers the versionserver at version v, with extra
+// environment.
+func (w *world) taskDef(ctx context.Context, v string, extra map[string]string) (string, error) {
 	image := "process:" + w.b.bins.VersionServer
 	var env []ecstypes.KeyValuePair
 	if w.rt == "docker" {
 		image = w.images[v]
 	} else {
 		env = append(env, ecstypes.KeyValuePair{Name: aws.String("VERSION"), Value: aws.String(v)})
+	}
+	for k, val := range extra {
+		env = append(env, ecstypes.KeyValuePair{Name: aws.String(k), Value: aws.String(val)})
 	}
 	out, err := w.ecs.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
 		Family: aws.String("bench"), NetworkMode: ecstypes.NetworkModeAwsvpc, Cpu: aws.String("256"), Memory: aws.String("512"),
@@ -328,7 +347,7 @@ func (w *world) setUp(ctx context.Context, n int) error {
 		return err
 	}
 	for _, v := range []string{"v1", "v2"} {
-		arn, err := w.taskDef(ctx, v)
+		arn, err := w.taskDef(ctx, v, nil)
 		if err != nil {
 			return err
 		}
