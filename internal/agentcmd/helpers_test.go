@@ -58,6 +58,7 @@ type env struct {
 	db      store.Store
 	svc     *Service
 	srv     *httptest.Server
+	http    *http.Client
 	cfg     Config
 	mu      sync.Mutex
 	notices []string
@@ -65,7 +66,7 @@ type env struct {
 
 func newEnv(t testing.TB, adjust ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), clk: clock.NewFake(t0), dir: t.TempDir()}
+	e := &env{t: t, ctx: context.Background(), clk: clock.NewFake(t0), dir: t.TempDir(), http: http.DefaultClient}
 	e.cfg = Config{LongPoll: 20 * time.Second, Notify: e.notice}
 	for _, f := range adjust {
 		f(&e.cfg)
@@ -94,7 +95,10 @@ func (e *env) open() {
 		t.Fatal(err)
 	}
 	cfg := e.cfg
-	cfg.Store, cfg.Clock, cfg.DataDir = db, e.clk, e.dir
+	cfg.Store, cfg.DataDir = db, e.dir
+	if cfg.Clock == nil {
+		cfg.Clock = e.clk
+	}
 	svc, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -156,9 +160,18 @@ func (r reply) message() string {
 
 func (c *caller) raw(ctx context.Context, op string, body []byte) reply {
 	c.e.t.Helper()
+	r, err := c.do(ctx, op, body)
+	if err != nil {
+		c.e.t.Errorf("%s: %v", op, err)
+	}
+	return r
+}
+
+// do sends one signed request.
+func (c *caller) do(ctx context.Context, op string, body []byte) (reply, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.e.srv.URL+"/", bytes.NewReader(body))
 	if err != nil {
-		c.e.t.Fatal(err)
+		return reply{}, err
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", c.prefix+"."+op)
@@ -168,16 +181,16 @@ func (c *caller) raw(ctx context.Context, op string, body []byte) reply {
 	if c.key.AccessKeyID != "" {
 		creds := aws.Credentials{AccessKeyID: c.key.AccessKeyID, SecretAccessKey: c.key.SecretAccessKey}
 		if err := v4.NewSigner().SignHTTP(ctx, creds, req, hash, c.service, testRegion, time.Now()); err != nil {
-			c.e.t.Fatal(err)
+			return reply{}, err
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.e.http.Do(req)
 	if err != nil {
-		c.e.t.Fatalf("%s: %v", op, err)
+		return reply{}, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return reply{status: resp.StatusCode, body: b}
+	b, err := io.ReadAll(resp.Body)
+	return reply{status: resp.StatusCode, body: b}, err
 }
 
 func (c *caller) call(op string, in any) reply {
