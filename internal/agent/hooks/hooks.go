@@ -224,6 +224,7 @@ func (r *Runner) runScript(ctx context.Context, ev Event, s appspec.Script, out 
 	case waitErr = <-exited:
 	case <-timer.C():
 		r.kill(pgid, exited)
+		r.drain(readersDone)
 		closeReaders()
 		return &ScriptError{Code: CodeScriptTimedOut, Script: s.Location,
 			Message: fmt.Sprintf("Script at specified location: %s failed to complete in %d seconds", s.Location, int(s.Timeout()/time.Second))}
@@ -267,11 +268,7 @@ func (r *Runner) runScript(ctx context.Context, ev Event, s appspec.Script, out 
 // SIGKILL when it has not exited within the grace period.
 func (r *Runner) kill(pgid int, exited <-chan error) {
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	grace := r.KillGrace
-	if grace <= 0 {
-		grace = 10 * time.Second
-	}
-	t := r.Clock.NewTimer(grace)
+	t := r.Clock.NewTimer(r.grace())
 	defer t.Stop()
 	select {
 	case <-exited:
@@ -281,6 +278,24 @@ func (r *Runner) kill(pgid int, exited <-chan error) {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-exited
 	}
+}
+
+// drain lets the readers take in what a killed script wrote, for as long
+// as the kill grace.
+func (r *Runner) drain(done <-chan struct{}) {
+	t := r.Clock.NewTimer(r.grace())
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C():
+	}
+}
+
+func (r *Runner) grace() time.Duration {
+	if r.KillGrace <= 0 {
+		return 10 * time.Second
+	}
+	return r.KillGrace
 }
 
 func (r *Runner) command(abs string, s appspec.Script) (*exec.Cmd, error) {
