@@ -255,6 +255,13 @@ func (s *Service) deliver(ctx context.Context, hostID string, pollAt time.Time) 
 			if err := putCommand(tx, rec, c); err != nil {
 				return err
 			}
+			if !record {
+				// A delivery writes anyway; keep the stored poll time fresh.
+				h.LastPoll = now
+				if err := store.PutJSON(tx, hrec, h); err != nil {
+					return err
+				}
+			}
 			out = c
 			return nil
 		}
