@@ -181,7 +181,7 @@ func (s *Service) Handler() http.Handler { return s.json }
 
 // Close releases every waiting long poll with an empty answer, so that an
 // HTTP server shutting down need not wait up to LongPoll for them. Polls
-// arriving later still work.
+// arriving later answer at once, with a command only if one is ready.
 func (s *Service) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
 }
