@@ -138,6 +138,7 @@ func (e *env) as(k sigv4.Credential) *caller {
 
 type reply struct {
 	status int
+	header http.Header
 	body   []byte
 }
 
@@ -190,7 +191,7 @@ func (c *caller) do(ctx context.Context, op string, body []byte) (reply, error) 
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return reply{status: resp.StatusCode, body: b}, err
+	return reply{status: resp.StatusCode, header: resp.Header, body: b}, err
 }
 
 func (c *caller) call(op string, in any) reply {

@@ -69,8 +69,8 @@ func TestOneCommand(t *testing.T) {
 
 			e.clk.Advance(time.Second)
 			r := a.call("PutHostCommandComplete", complete(hc.HostCommandIdentifier, "Succeeded", 0, "", "Succeeded: ", ""))
-			if r.status != http.StatusOK || string(r.body) != "{}" {
-				t.Fatalf("complete: HTTP %d %s", r.status, r.body)
+			if r.status != http.StatusOK || string(r.body) != "{}" || r.header.Get("Content-Type") != "application/x-amz-json-1.1" {
+				t.Fatalf("complete: HTTP %d %s %s", r.status, r.header.Get("Content-Type"), r.body)
 			}
 			got := e.status(c)
 			if got.Status != StatusSucceeded || got.Diagnostics.ErrorCode != "Success" || got.Diagnostics.Message != "Succeeded: " ||
@@ -137,6 +137,9 @@ func TestErrors(t *testing.T) {
 			if r.status != tc.status || r.errType() != tc.typ {
 				t.Fatalf("HTTP %d %s, want %d %s", r.status, r.body, tc.status, tc.typ)
 			}
+			if ct := r.header.Get("Content-Type"); ct != "application/x-amz-json-1.1" {
+				t.Fatalf("error Content-Type %q", ct)
+			}
 			if r.message() == "" && tc.typ == "ClientException" {
 				t.Fatalf("no message in %s", r.body)
 			}
@@ -188,4 +191,18 @@ func keyUnknown() (k sigv4.Credential) {
 func withSecret(k sigv4.Credential, secret string) sigv4.Credential {
 	k.SecretAccessKey = secret
 	return k
+}
+
+// TestServerException: a failure of the server (here a closed store) is
+// the model's ServerException with HTTP 500, which the agent retries; the
+// cause stays in the log.
+func TestServerException(t *testing.T) {
+	e := newEnv(t)
+	e.db.Close()
+	for _, op := range []string{"PollHostCommand", "PutHostCommandComplete"} {
+		r := e.as(rootKey).call(op, map[string]string{"HostIdentifier": hostA, "HostCommandIdentifier": "hc-1", "CommandStatus": "Failed"})
+		if r.status != http.StatusInternalServerError || r.errType() != "ServerException" || strings.Contains(r.message(), "closed") {
+			t.Fatalf("%s: HTTP %d %s", op, r.status, r.body)
+		}
+	}
 }
