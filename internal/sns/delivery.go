@@ -34,11 +34,12 @@ type outcome int
 const (
 	delivered outcome = iota
 	retrying
-	dropped // a client-side error, the policy exhausted, or nobody to deliver to
+	dropped // a client-side error or the policy exhausted
+	skipped // nobody to deliver to any more (unsubscribed, confirmed meanwhile)
 )
 
 func (o outcome) String() string {
-	return [...]string{"delivered", "retrying", "dropped"}[o]
+	return [...]string{"delivered", "retrying", "dropped", "skipped"}[o]
 }
 
 // attemptEvent tells a test what became of an attempt.
@@ -98,11 +99,19 @@ func (s *Service) Run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("sns: scanning deliveries", "err", err)
 		}
+		now = s.now()
 		wait := pollInterval
 		if !next.IsZero() {
 			wait = min(wait, next.Sub(now))
 		}
 		t := s.clk.NewTimer(max(wait, 0))
+		// A clock that jumped past the deadline while the timer was being
+		// set (a test's fake clock) would leave it waiting a whole wait
+		// more: look again at once.
+		if !s.now().Before(now.Add(wait)) {
+			t.Stop()
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -371,6 +380,7 @@ func (s *Service) attempt(ctx context.Context, d *delivery) {
 		return
 	}
 	if tg == nil {
+		ev.Outcome = skipped
 		if err := s.finish(ctx, d, time.Time{}); err != nil && ctx.Err() == nil {
 			s.log.Warn("sns: ending delivery", "delivery", d.ID, "err", err)
 		}

@@ -128,8 +128,18 @@ func (e *env) client() *snssdk.Client {
 	})
 }
 
-// event waits for the next finished delivery attempt.
+// event waits for the next delivery attempt that reached an endpoint.
 func (e *env) event() attemptEvent {
+	e.t.Helper()
+	for {
+		if ev := e.anyEvent(); ev.Outcome != skipped {
+			return ev
+		}
+	}
+}
+
+// anyEvent waits for the next delivery handled, skipped ones included.
+func (e *env) anyEvent() attemptEvent {
 	e.t.Helper()
 	select {
 	case ev := <-e.events:
