@@ -99,10 +99,17 @@ func createSigner(dir, path string, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("agentcmd: generating serial number: %w", err)
 	}
+	// The PKCS#7 library stamps signatures with the wall clock, and a host
+	// that checks the chain does so at that time, so the certificate must
+	// be valid from the earlier of the service's clock and the wall clock.
+	from := now
+	if wall := time.Now(); wall.Before(from) {
+		from = wall
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: "cutover deployment specification signer"},
-		NotBefore:    now.Add(-time.Hour),
+		NotBefore:    from.Add(-time.Hour),
 		NotAfter:     now.AddDate(20, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
