@@ -13,7 +13,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -95,25 +97,10 @@ func wantHeaders(t *testing.T, r received, typ, topicARN, subARN string) {
 	}
 }
 
-// keys lists a JSON object's keys, to check each message type carries
+// keysOf lists a JSON object's keys, to check each message type carries
 // exactly SNS's fields.
 func keysOf(m map[string]any) string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sortStrings(ks)
-	return strings.Join(ks, ",")
-}
-
-func sortStrings(s []string) {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
+	return strings.Join(slices.Sorted(maps.Keys(m)), ",")
 }
 
 // TestHandshakeAndNotification follows a subscriber through SNS's
@@ -590,4 +577,3 @@ func TestTokenExpiry(t *testing.T) {
 		t.Fatalf("%d subscriptions after the sweep", n)
 	}
 }
-
