@@ -105,8 +105,9 @@ func (s *Service) Ingest(samples []Sample) {
 
 // AddSource registers a function Run reads at every 10-second boundary of
 // the clock (the server passes the load balancer's Metrics().Snapshot).
-// Samples without a time are stamped just before the boundary, in the
-// period during which they were counted.
+// Samples are stamped just before the boundary, in the period during
+// which they were counted, on this service's clock (the source's own clock
+// may not be scaled as --time-scale scales this one).
 func (s *Service) AddSource(source func() []Sample) {
 	s.ingestMu.Lock()
 	defer s.ingestMu.Unlock()
@@ -121,9 +122,7 @@ func (s *Service) collect(boundary time.Time) {
 	for _, src := range sources {
 		samples := src()
 		for i := range samples {
-			if samples[i].Time.IsZero() {
-				samples[i].Time = at
-			}
+			samples[i].Time = at
 		}
 		s.Ingest(samples)
 	}

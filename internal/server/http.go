@@ -18,7 +18,7 @@ import (
 )
 
 // fallback serves what is not an AWS API: health, metrics and the root page.
-func (s *Server) fallback() http.Handler {
+func (s *Server) fallback() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{

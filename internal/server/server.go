@@ -157,13 +157,15 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("server: creating data dir: %w", err)
 	}
 	s.registry = newRegistry()
+	// Bound first, so that the parts know the address the server is
+	// reached at (SNS builds its SubscribeURL and SigningCertURL on it).
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
 	if err := s.openParts(ctx); err != nil {
 		return nil, err
 	}
 	s.handler = s.instrument(s.router)
-	if err := s.listen(); err != nil {
-		return nil, err
-	}
 	return s, nil
 }
 
@@ -224,7 +226,9 @@ func (s *Server) certificate() (tls.Certificate, error) {
 
 func (s *Server) newHTTPServer() *http.Server {
 	return &http.Server{
-		Handler: s.handler,
+		// s.handler is assembled after the listeners are bound, before
+		// serving starts.
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }),
 		// A slow client may not hold a connection open without sending its
 		// headers; bodies are bounded by each service's MaxBody instead of a
 		// ReadTimeout so that large uploads on slow links still work.

@@ -23,6 +23,7 @@ import (
 	"github.com/cutover/cutover/internal/runtime/docker"
 	"github.com/cutover/cutover/internal/runtime/process"
 	"github.com/cutover/cutover/internal/s3"
+	"github.com/cutover/cutover/internal/sns"
 	"github.com/cutover/cutover/internal/store/sqlite"
 	"github.com/cutover/cutover/internal/triggers"
 )
@@ -52,7 +53,8 @@ func (s *Server) openParts(ctx context.Context) error {
 
 	verifier := sigv4.New(creds, s.cfg.Region, s.cfg.Now)
 	s.router = awsproto.NewRouter(verifier, s.log.With("component", "router"))
-	s.router.Fallback = s.fallback()
+	public := s.fallback()
+	s.router.Fallback = public
 
 	// Deployments are timed on the engine's clock, which --time-scale
 	// speeds up; CodeDeploy stamps createTime on the same clock so that
@@ -62,13 +64,31 @@ func (s *Server) openParts(ctx context.Context) error {
 	if cdNow == nil {
 		cdNow = clk.Now
 	}
+	// SNS: topics for trigger notifications and alarm actions, delivered
+	// to HTTP/S subscribers; its certificate and confirmation links are
+	// served unsigned under /sns/.
+	topics, err := sns.New(sns.Config{
+		Region:    s.cfg.Region,
+		AccountID: s.cfg.AccountID,
+		Store:     db,
+		Clock:     clk,
+		Log:       s.log.With("service", "sns"),
+		PublicURL: s.Endpoint(),
+	})
+	if err != nil {
+		return fmt.Errorf("server: starting sns: %w", err)
+	}
+	topics.Register(s.router, MaxQueryBody)
+	public.Handle("/sns/", topics.PublicHandler())
+
 	// Trigger notifications are written by CodeDeploy in the deployment's
 	// own transaction and sent by the dispatcher, woken after each commit.
 	dispatcher, err := triggers.NewDispatcher(triggers.Config{
-		Store: db,
-		Clock: clk,
-		Log:   s.log.With("component", "triggers"),
-		Owner: s.owner("triggers"),
+		Store:     db,
+		Publisher: topics,
+		Clock:     clk,
+		Log:       s.log.With("component", "triggers"),
+		Owner:     s.owner("triggers"),
 	})
 	if err != nil {
 		return fmt.Errorf("server: starting the trigger dispatcher: %w", err)
@@ -186,7 +206,7 @@ func (s *Server) openParts(ctx context.Context) error {
 		if rt != nil {
 			s.loops = append(s.loops, ecsSvc.Run)
 		}
-		s.loops = append(s.loops, eng.Run, cw.Run, dispatcher.Run)
+		s.loops = append(s.loops, eng.Run, cw.Run, dispatcher.Run, topics.Run)
 	}
 	return nil
 }
