@@ -87,7 +87,7 @@ func (s *scaled) real(d time.Duration) time.Duration {
 }
 
 func (s *scaled) NewTimer(d time.Duration) Timer {
-	return &scaledTimer{t: time.NewTimer(s.real(d)), s: s}
+	return &scaledTimer{t: time.NewTimer(s.real(d)), s: s, stop: make(chan struct{})}
 }
 
 func (s *scaled) NewTicker(d time.Duration) Ticker {
@@ -104,21 +104,31 @@ type scaledTimer struct {
 	s    *scaled
 	once sync.Once
 	c    chan time.Time
+	// stop ends the forwarding goroutine of a timer stopped before it
+	// fired (its real channel then never sends).
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 func (t *scaledTimer) C() <-chan time.Time {
 	t.once.Do(func() {
 		t.c = make(chan time.Time, 1)
 		go func(rc <-chan time.Time) {
-			if _, ok := <-rc; ok {
+			select {
+			case <-rc:
 				t.c <- t.s.Now()
+			case <-t.stop:
 			}
 		}(t.t.C)
 	})
 	return t.c
 }
 
-func (t *scaledTimer) Stop() bool { return t.t.Stop() }
+func (t *scaledTimer) Stop() bool {
+	stopped := t.t.Stop()
+	t.stopOnce.Do(func() { close(t.stop) })
+	return stopped
+}
 
 type scaledTicker struct {
 	t       *time.Ticker

@@ -2,6 +2,7 @@ package clock
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -100,5 +101,23 @@ func TestScaled(t *testing.T) {
 	tk.Stop()
 	if _, ok := Scaled(1).(Real); !ok {
 		t.Error("Scaled(1) is not the real clock")
+	}
+}
+
+// A scaled timer stopped before it fires leaves no goroutine behind.
+func TestScaledTimerStopReleasesGoroutine(t *testing.T) {
+	c := Scaled(10)
+	before := runtime.NumGoroutine()
+	for range 100 {
+		tm := c.NewTimer(time.Hour)
+		_ = tm.C()
+		tm.Stop()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before+5 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+5 {
+		t.Errorf("%d goroutines left after stopping 100 timers (%d before)", n, before)
 	}
 }
