@@ -195,6 +195,21 @@ func (s *Service) claim(ctx context.Context, rec *store.Record, d *delivery, now
 // and, with the last of its message's deliveries, the message. A claim
 // that is no longer this worker's is left alone.
 func (s *Service) finish(ctx context.Context, d *delivery, next time.Time) error {
+	return s.settle(ctx, d, next, false)
+}
+
+// release gives back a claim whose attempt was cut short by shutdown, due
+// at once and with the attempt uncounted, so that the next run need not
+// wait for the claim to expire.
+func (s *Service) release(d *delivery) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.settle(ctx, d, s.now(), true); err != nil {
+		s.log.Warn("sns: releasing delivery at shutdown; it is retried when its claim expires", "delivery", d.ID, "err", err)
+	}
+}
+
+func (s *Service) settle(ctx context.Context, d *delivery, next time.Time, uncount bool) error {
 	return s.db.Update(ctx, func(tx store.Tx) error {
 		cur, rec, err := store.GetJSON[delivery](tx, kindDelivery, deliveryKey(d))
 		if errors.Is(err, store.ErrNotFound) {
@@ -212,6 +227,9 @@ func (s *Service) finish(ctx context.Context, d *delivery, next time.Time) error
 		if !next.IsZero() {
 			r := *cur
 			r.Owner, r.Due = "", next
+			if uncount {
+				r.Attempts--
+			}
 			return store.PutJSON(tx, &store.Record{Kind: kindDelivery, Key: deliveryKey(&r), Index: r.MessageID}, &r)
 		}
 		left, err := tx.Count(kindDelivery, store.ListOptions{Index: d.MessageID})
@@ -374,6 +392,10 @@ func (s *Service) attempt(ctx context.Context, d *delivery) {
 		}
 	}()
 	tg, err := s.load(ctx, d)
+	if ctx.Err() != nil {
+		s.release(d)
+		return
+	}
 	if err != nil {
 		// Leave the claim: it expires and the delivery is tried again.
 		s.log.Warn("sns: reading delivery", "delivery", d.ID, "err", err)
@@ -388,7 +410,7 @@ func (s *Service) attempt(ctx context.Context, d *delivery) {
 	}
 	status, err := s.post(ctx, d, tg)
 	if ctx.Err() != nil {
-		// Shutting down: the claim expires and another run retries.
+		s.release(d)
 		return
 	}
 	ev.Status = status

@@ -577,3 +577,53 @@ func TestTokenExpiry(t *testing.T) {
 		t.Fatalf("%d subscriptions after the sweep", n)
 	}
 }
+
+// TestShutdownReleasesClaim: an attempt cut short by shutdown gives its
+// claim back, so the next run delivers at once rather than after the
+// claim expires.
+func TestShutdownReleasesClaim(t *testing.T) {
+	e := newEnv(t)
+	release := make(chan struct{})
+	hung := make(chan struct{}, 1)
+	sub := newSubscriber(t, e.clk)
+	var mu sync.Mutex
+	hang := true
+	sub.respond = func(int, received) int {
+		mu.Lock()
+		h := hang
+		mu.Unlock()
+		if h {
+			hung <- struct{}{}
+			<-release
+		}
+		return 200
+	}
+	defer close(release)
+	arn := e.createTopic("t", nil)
+	e.subscribeConfirmed(arn, sub.srv.URL, nil)
+	e.run()
+	id, err := e.svc.Publish(e.ctx, arn, "", "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-hung
+	e.stop()
+	e.stop = nil
+	var ds []*delivery
+	e.db.View(e.ctx, func(tx store.Tx) error {
+		var err error
+		ds, _, err = store.ListJSON[delivery](tx, kindDelivery, store.ListOptions{Index: id})
+		return err
+	})
+	if len(ds) != 1 || ds[0].Owner != "" || ds[0].Attempts != 0 || !ds[0].Due.Equal(t0) {
+		t.Fatalf("after shutdown: %+v", ds)
+	}
+	mu.Lock()
+	hang = false
+	mu.Unlock()
+	e.restart()
+	e.run()
+	if ev := e.event(); ev.Outcome != delivered || ev.MessageID != id || ev.Attempt != 1 {
+		t.Fatalf("after restart: %+v", ev)
+	}
+}
