@@ -34,6 +34,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newVersionCommand(), newApplicationsCommand(), newDeployCommand(), newDeploymentsCommand(), newDemoAppCommand())
+	root.AddCommand(newServerCommand(), newVersionCommand(), newApplicationsCommand(), newDeployCommand(), newDeploymentsCommand(), newDemoAppCommand(), newAgentCommand())
 	return root
 }

@@ -3,6 +3,7 @@ package codedeploy
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/cutover/cutover/internal/appspec"
 	"github.com/cutover/cutover/internal/awsproto"
@@ -162,6 +163,23 @@ func (t *ECSTarget) Event(name string) *LifecycleEvent {
 	}
 	return nil
 }
+
+// EventTarget is a deployment target whose lifecycle events the engine
+// records, whatever its platform.
+type EventTarget interface {
+	Event(name string) *LifecycleEvent
+	// Events is the target's lifecycle events, to change in place.
+	Events() []LifecycleEvent
+	TargetStatus() string
+	SetTargetStatus(status string)
+	// Touch sets lastUpdatedAt.
+	Touch(now time.Time)
+}
+
+func (t *ECSTarget) Events() []LifecycleEvent { return t.LifecycleEvents }
+func (t *ECSTarget) TargetStatus() string     { return t.Status }
+func (t *ECSTarget) SetTargetStatus(s string) { t.Status = s }
+func (t *ECSTarget) Touch(now time.Time)      { t.LastUpdatedAt = awsproto.NewTime(now) }
 
 // DeploymentTarget is one target of BatchGetDeploymentTargets.
 type DeploymentTarget struct {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -85,6 +84,51 @@ func (st *ecsState) plan() []string {
 	return ecsPlan
 }
 
+func (st *ecsState) stepName() string { return st.Step }
+
+func (st *ecsState) step(ctx context.Context, e *Engine, d *codedeploy.Deployment, now time.Time, out *outcome) error {
+	return e.ecsStep(ctx, d, st, now, out)
+}
+
+// event is the lifecycle event in progress; a rollback's reroute reports
+// as AllowTraffic.
+func (st *ecsState) event() string {
+	if slices.Contains(ecsEvents, st.Step) {
+		return st.Step
+	}
+	if st.Step == stepReroute {
+		return evAllowTraffic
+	}
+	return ""
+}
+
+// changedWorld: only a replacement task set needs undoing.
+func (st *ecsState) changedWorld() bool { return st.ReplTaskSet != "" }
+
+func (st *ecsState) rollbackOf() string { return st.RollbackOf }
+
+func (st *ecsState) forRollback(of string) run {
+	rst := *st
+	rst.Step = stepStart
+	rst.RollbackOf = of
+	return &rst
+}
+
+func (st *ecsState) target(d *codedeploy.Deployment) codedeploy.EventTarget {
+	if d.Target == nil {
+		return nil
+	}
+	return d.Target
+}
+
+// ecsTarget is d's ECS target for the event helpers (nil before start).
+func ecsTarget(d *codedeploy.Deployment) codedeploy.EventTarget {
+	if d.Target == nil {
+		return nil
+	}
+	return d.Target
+}
+
 // advance moves to the step after the current one.
 func (st *ecsState) advance() {
 	p := st.plan()
@@ -94,185 +138,10 @@ func (st *ecsState) advance() {
 	}
 }
 
-// failure ends a deployment as Failed (or Stopped).
-type failure struct {
-	code, message string
-	event         string // the lifecycle event that failed, if any
-	diag          *codedeploy.Diagnostics
-	// noRollback: the failure cannot trigger a rollback (BeforeInstall's
-	// results cannot, as AWS documents, and nothing was changed yet).
-	noRollback bool
-	stopped    bool // end as Stopped rather than Failed
-	// rollbackEvent is the AutoRollbackEvent that decides whether this
-	// failure rolls back; "" means DEPLOYMENT_FAILURE for a failure (a stop
-	// decides in stopFailure).
-	rollbackEvent string
-}
-
-func (f *failure) Error() string { return f.code + ": " + f.message }
-
-// outcome is what a step did: changes to the record, or a failure.
-type outcome struct {
-	apply []func(d *codedeploy.Deployment)
-	fail  *failure
-	// progress: the world moved even if the record may not (a hook that
-	// answered during its call), so the next step may be due at once.
-	progress bool
-}
-
-func (o *outcome) do(fn func(d *codedeploy.Deployment)) { o.apply = append(o.apply, fn) }
-
-// Reconcile does the next step of a deployment and stores its result. again
-// says the next step can run at once; done that the deployment is over.
-func (e *Engine) Reconcile(ctx context.Context, id string) (again, done bool, err error) {
-	d, err := e.cd.Deployment(ctx, id)
-	if err != nil {
-		return false, false, err
-	}
-	if codedeploy.Terminal(d.Status) {
-		return false, true, nil
-	}
-	var st ecsState
-	if len(d.EngineState) > 0 {
-		if err := json.Unmarshal(d.EngineState, &st); err != nil {
-			return false, false, fmt.Errorf("decoding engine state of %s: %w", id, err)
-		}
-	}
-	if st.Step == "" {
-		st.Step = stepStart
-	}
-	before, _ := json.Marshal(st)
-	step := st.Step
-	now := e.clk.Now()
-
-	var out outcome
-	changed := false
-	alarm, err := e.checkAlarms(ctx, d)
-	if err != nil {
-		return false, false, fmt.Errorf("deployment %s: checking alarms: %w", id, err)
-	}
-	if d.Control.StopRequested {
-		out.fail = e.stopFailure(d, &st)
-	} else if alarm != nil {
-		out.fail = alarm
-	} else if d.ComputePlatform != codedeploy.PlatformECS {
-		out.fail = &failure{code: "INTERNAL_ERROR", message: fmt.Sprintf("cutover cannot run %s deployments yet.", d.ComputePlatform), noRollback: true}
-	} else if err := e.step(ctx, d, &st, now, &out); err != nil {
-		var f *failure
-		if !errors.As(err, &f) {
-			return false, false, fmt.Errorf("deployment %s, step %s: %w", id, step, err)
-		}
-		out.fail = f
-	}
-	after, _ := json.Marshal(st)
-	acted := out.fail != nil || len(out.apply) > 0 || string(after) != string(before)
-	if h := e.cfg.stepHook; h != nil && acted {
-		if err := h(id, step, "effect"); err != nil {
-			return false, false, err
-		}
-	}
-	if out.fail != nil {
-		if err := e.finish(ctx, d, &st, out.fail, now); err != nil {
-			return false, false, err
-		}
-		e.log.InfoContext(ctx, "deployment ended", "deployment", id, "step", step, "code", out.fail.code, "message", out.fail.message)
-	} else if acted {
-		err := e.cd.UpdateDeployment(ctx, id, func(fresh *codedeploy.Deployment) error {
-			if codedeploy.Terminal(fresh.Status) {
-				return errStale
-			}
-			old, _ := json.Marshal(fresh)
-			for _, fn := range out.apply {
-				fn(fresh)
-			}
-			fresh.EngineState = after
-			if cur, _ := json.Marshal(fresh); string(cur) == string(old) {
-				// Nothing new (a wait that re-read the world): no write.
-				return codedeploy.ErrUnchanged
-			}
-			changed = true
-			if fresh.Target != nil {
-				fresh.Target.LastUpdatedAt = awsproto.NewTime(now)
-				fresh.DeploymentOverview = overview(fresh.Target.Status)
-			}
-			return nil
-		})
-		if errors.Is(err, errStale) {
-			return false, true, nil
-		}
-		if err != nil {
-			return false, false, fmt.Errorf("storing step %s of %s: %w", step, id, err)
-		}
-	}
-	if h := e.cfg.stepHook; h != nil && (changed || out.fail != nil) {
-		if err := h(id, step, "stored"); err != nil {
-			return false, false, err
-		}
-	}
-	if out.fail != nil {
-		return false, true, nil
-	}
-	// Progress means the next step may be due at once; a step that only
-	// waited changed nothing.
-	return changed || out.progress, false, nil
-}
-
-var errStale = errors.New("engine: deployment already ended")
-
-func overview(targetStatus string) *codedeploy.DeploymentOverview {
-	o := &codedeploy.DeploymentOverview{}
-	switch targetStatus {
-	case codedeploy.EventPending:
-		o.Pending = 1
-	case codedeploy.EventInProgress:
-		o.InProgress = 1
-	case codedeploy.EventSucceeded:
-		o.Succeeded = 1
-	case codedeploy.EventFailed:
-		o.Failed = 1
-	case codedeploy.EventSkipped:
-		o.Skipped = 1
-	case codedeploy.TargetReady:
-		o.Ready = 1
-	}
-	return o
-}
-
-func tptr(t time.Time) *awsproto.Time {
-	v := awsproto.NewTime(t.UTC().Truncate(time.Millisecond))
-	return &v
-}
-
-func startEvent(d *codedeploy.Deployment, name string, now time.Time) {
-	if d.Target == nil {
-		return
-	}
-	if ev := d.Target.Event(name); ev != nil && ev.Status == codedeploy.EventPending {
-		ev.Status = codedeploy.EventInProgress
-		ev.StartTime = tptr(now)
-	}
-}
-
-func endEvent(d *codedeploy.Deployment, name, status string, now time.Time, diag *codedeploy.Diagnostics) {
-	if d.Target == nil {
-		return
-	}
-	ev := d.Target.Event(name)
-	if ev == nil || ev.Status == codedeploy.EventSucceeded || ev.Status == codedeploy.EventFailed || ev.Status == codedeploy.EventSkipped {
-		return
-	}
-	if ev.StartTime == nil {
-		ev.StartTime = tptr(now)
-	}
-	ev.EndTime = tptr(now)
-	ev.Status = status
-	ev.Diagnostics = diag
-}
-
 // step runs the current step's side effects; it changes st and queues
 // record changes in out. A *failure error fails the deployment; any other
 // error is retried.
-func (e *Engine) step(ctx context.Context, d *codedeploy.Deployment, st *ecsState, now time.Time, out *outcome) error {
+func (e *Engine) ecsStep(ctx context.Context, d *codedeploy.Deployment, st *ecsState, now time.Time, out *outcome) error {
 	switch st.Step {
 	case stepStart:
 		if st.RollbackOf != "" {
@@ -458,7 +327,7 @@ func (e *Engine) hookStep(ctx context.Context, d *codedeploy.Deployment, st *ecs
 	if target == "" {
 		// No hook for this event: it succeeds at once.
 		st.advance()
-		out.do(func(d *codedeploy.Deployment) { endEvent(d, event, codedeploy.EventSucceeded, now, nil) })
+		out.do(func(d *codedeploy.Deployment) { endEvent(ecsTarget(d), event, codedeploy.EventSucceeded, now, nil) })
 		return nil
 	}
 	var exec *codedeploy.HookExecution
@@ -479,7 +348,7 @@ func (e *Engine) hookStep(ctx context.Context, d *codedeploy.Deployment, st *ecs
 			if d.Hook(x.ID) == nil {
 				d.Hooks = append(d.Hooks, x)
 			}
-			startEvent(d, event, now)
+			startEvent(ecsTarget(d), event, now)
 		})
 		return nil
 	}
@@ -488,7 +357,7 @@ func (e *Engine) hookStep(ctx context.Context, d *codedeploy.Deployment, st *ecs
 	case codedeploy.HookSucceeded:
 		st.advance()
 		st.HookRetryAt = time.Time{}
-		out.do(func(d *codedeploy.Deployment) { endEvent(d, event, codedeploy.EventSucceeded, now, nil) })
+		out.do(func(d *codedeploy.Deployment) { endEvent(ecsTarget(d), event, codedeploy.EventSucceeded, now, nil) })
 		return nil
 	case codedeploy.HookFailed:
 		return fail(fmt.Sprintf("The %s hook %s reported that it failed.", event, target), "ScriptFailed")
@@ -572,7 +441,7 @@ func (e *Engine) install(ctx context.Context, d *codedeploy.Deployment, st *ecsS
 		st.ReplTaskSet = ts.ID
 		st.InstallDeadline = now.Add(e.cfg.InstallTimeout)
 		out.do(func(d *codedeploy.Deployment) {
-			startEvent(d, evInstall, now)
+			startEvent(ecsTarget(d), evInstall, now)
 			refreshTaskSets(d, st, &ServiceState{TaskSets: []TaskSetState{*ts}})
 		})
 		return nil
@@ -594,7 +463,7 @@ func (e *Engine) install(ctx context.Context, d *codedeploy.Deployment, st *ecsS
 		return ecsFail(fmt.Sprintf("The replacement task set %s could not start its tasks: %s", ts.ID, ts.FailureReason))
 	case ts.Stable():
 		st.advance()
-		out.do(func(d *codedeploy.Deployment) { endEvent(d, evInstall, codedeploy.EventSucceeded, now, nil) })
+		out.do(func(d *codedeploy.Deployment) { endEvent(ecsTarget(d), evInstall, codedeploy.EventSucceeded, now, nil) })
 	case !now.Before(st.InstallDeadline):
 		return ecsFail(fmt.Sprintf("The replacement task set %s did not become stable and healthy within %v (%d of %d tasks running, %d healthy).",
 			ts.ID, e.cfg.InstallTimeout, ts.RunningCount, ts.DesiredCount, ts.HealthyCount))
@@ -618,14 +487,18 @@ func (e *Engine) setWeights(ctx context.Context, listeners []string, weights map
 func (e *Engine) allowTestTraffic(ctx context.Context, st *ecsState, now time.Time, out *outcome) error {
 	if len(st.TestListeners) == 0 {
 		st.advance()
-		out.do(func(d *codedeploy.Deployment) { endEvent(d, evAllowTestTraffic, codedeploy.EventSkipped, now, nil) })
+		out.do(func(d *codedeploy.Deployment) {
+			endEvent(ecsTarget(d), evAllowTestTraffic, codedeploy.EventSkipped, now, nil)
+		})
 		return nil
 	}
 	if err := e.setWeights(ctx, st.TestListeners, map[string]int{st.OrigTG: 0, st.ReplTG: 100}, evAllowTestTraffic); err != nil {
 		return err
 	}
 	st.advance()
-	out.do(func(d *codedeploy.Deployment) { endEvent(d, evAllowTestTraffic, codedeploy.EventSucceeded, now, nil) })
+	out.do(func(d *codedeploy.Deployment) {
+		endEvent(ecsTarget(d), evAllowTestTraffic, codedeploy.EventSucceeded, now, nil)
+	})
 	return nil
 }
 
@@ -693,7 +566,7 @@ func (e *Engine) allowTraffic(ctx context.Context, d *codedeploy.Deployment, st 
 	}
 	if st.ShiftStart.IsZero() {
 		st.ShiftStart = now
-		out.do(func(d *codedeploy.Deployment) { startEvent(d, evAllowTraffic, now) })
+		out.do(func(d *codedeploy.Deployment) { startEvent(ecsTarget(d), evAllowTraffic, now) })
 	}
 	due := -1
 	for i, s := range sched {
@@ -712,7 +585,9 @@ func (e *Engine) allowTraffic(ctx context.Context, d *codedeploy.Deployment, st 
 	}
 	if st.ShiftIndex >= len(sched) {
 		st.advance()
-		out.do(func(d *codedeploy.Deployment) { endEvent(d, evAllowTraffic, codedeploy.EventSucceeded, now, nil) })
+		out.do(func(d *codedeploy.Deployment) {
+			endEvent(ecsTarget(d), evAllowTraffic, codedeploy.EventSucceeded, now, nil)
+		})
 	}
 	return nil
 }
@@ -783,7 +658,7 @@ func (e *Engine) reroute(ctx context.Context, st *ecsState, now time.Time, out *
 	st.Weight = 0
 	st.advance()
 	out.do(func(d *codedeploy.Deployment) {
-		endEvent(d, evAllowTraffic, codedeploy.EventSucceeded, now, nil)
+		endEvent(ecsTarget(d), evAllowTraffic, codedeploy.EventSucceeded, now, nil)
 		refreshTaskSets(d, st, nil)
 	})
 	return nil
@@ -805,125 +680,6 @@ func (e *Engine) removeReplacement(ctx context.Context, st *ecsState, now time.T
 	st.advance()
 	out.do(func(d *codedeploy.Deployment) { refreshTaskSets(d, st, svc) })
 	return nil
-}
-
-// stopFailure is how a requested stop ends the deployment.
-func (e *Engine) stopFailure(d *codedeploy.Deployment, st *ecsState) *failure {
-	f := &failure{code: "MANUAL_STOP", message: "The deployment was stopped by a user request.", stopped: true, event: currentEvent(st)}
-	rollback := rollbackConfigured(d, "DEPLOYMENT_STOP_ON_REQUEST")
-	if d.Control.StopAutoRollback != nil {
-		rollback = *d.Control.StopAutoRollback
-	}
-	f.noRollback = !rollback || st.RollbackOf != ""
-	return f
-}
-
-func currentEvent(st *ecsState) string {
-	if slices.Contains(ecsEvents, st.Step) {
-		return st.Step
-	}
-	if st.Step == stepReroute {
-		return evAllowTraffic
-	}
-	return ""
-}
-
-func rollbackConfigured(d *codedeploy.Deployment, event string) bool {
-	c := d.AutoRollbackConfiguration
-	return c != nil && c.Enabled && slices.Contains(c.Events, event)
-}
-
-// finish ends a deployment as Failed or Stopped, and when it rolls back,
-// creates the rollback deployment in the same transaction. A rollback is
-// only made when something was changed (the replacement task set exists).
-func (e *Engine) finish(ctx context.Context, d *codedeploy.Deployment, st *ecsState, f *failure, now time.Time) error {
-	if f.event == "" {
-		f.event = currentEvent(st)
-	}
-	rollback := !f.noRollback && st.ReplTaskSet != "" && st.RollbackOf == ""
-	switch {
-	case f.rollbackEvent != "":
-		rollback = rollback && rollbackConfigured(d, f.rollbackEvent)
-	case !f.stopped && !rollbackConfigured(d, "DEPLOYMENT_FAILURE"):
-		rollback = false
-	}
-	status := codedeploy.StatusFailed
-	if f.stopped {
-		status = codedeploy.StatusStopped
-	}
-	end := func(d *codedeploy.Deployment) {
-		d.Status = status
-		d.CompleteTime = tptr(now)
-		d.ErrorInformation = &codedeploy.ErrorInformation{Code: f.code, Message: f.message}
-		if d.Target != nil {
-			if f.event != "" {
-				diag := f.diag
-				if diag == nil {
-					diag = &codedeploy.Diagnostics{ErrorCode: "UnknownError", Message: f.message}
-				}
-				startEvent(d, f.event, now)
-				endEvent(d, f.event, codedeploy.EventFailed, now, diag)
-			}
-			for i := range d.Target.LifecycleEvents {
-				ev := &d.Target.LifecycleEvents[i]
-				if ev.Status == codedeploy.EventPending || ev.Status == codedeploy.EventInProgress {
-					ev.Status = codedeploy.EventSkipped
-				}
-			}
-			d.Target.Status = codedeploy.EventFailed
-			d.Target.LastUpdatedAt = awsproto.NewTime(now)
-			d.DeploymentOverview = overview(d.Target.Status)
-		} else {
-			d.DeploymentOverview = &codedeploy.DeploymentOverview{}
-		}
-		enc, _ := json.Marshal(st)
-		d.EngineState = enc
-	}
-	if !rollback {
-		err := e.cd.UpdateDeployment(ctx, d.DeploymentID, func(fresh *codedeploy.Deployment) error {
-			if codedeploy.Terminal(fresh.Status) {
-				return codedeploy.ErrUnchanged
-			}
-			end(fresh)
-			return nil
-		})
-		return err
-	}
-	g, err := e.cd.GetDeploymentGroup(ctx, d.ApplicationName, d.DeploymentGroupName)
-	var previous *codedeploy.RevisionLocation
-	if err == nil {
-		previous = g.TargetRevision
-	}
-	_, err = e.cd.RollBack(ctx, d.DeploymentID, func(fresh *codedeploy.Deployment, rid string) (*codedeploy.Deployment, error) {
-		if codedeploy.Terminal(fresh.Status) {
-			return nil, errStale
-		}
-		end(fresh)
-		fresh.RollbackInfo = &codedeploy.RollbackInfo{RollbackDeploymentID: rid,
-			RollbackMessage: fmt.Sprintf("Deployment %s was rolled back by deployment %s.", fresh.DeploymentID, rid)}
-		rb := &codedeploy.Deployment{DeploymentInfo: fresh.DeploymentInfo, FullRevision: previous}
-		rb.DeploymentID = rid
-		rb.Status = codedeploy.StatusCreated
-		rb.CreateTime = awsproto.NewTime(now.UTC().Truncate(time.Millisecond))
-		rb.StartTime, rb.CompleteTime, rb.ErrorInformation = nil, nil, nil
-		rb.Creator = codedeploy.CreatorRollback
-		rb.Description = ""
-		rb.Revision, rb.PreviousRevision = fresh.PreviousRevision, fresh.Revision
-		rb.InstanceTerminationWaitTimeStarted = false
-		rb.DeploymentOverview = &codedeploy.DeploymentOverview{}
-		rb.DeploymentStatusMessages = []string{}
-		rb.RollbackInfo = &codedeploy.RollbackInfo{RollbackTriggeringDeploymentID: fresh.DeploymentID,
-			RollbackMessage: fmt.Sprintf("Automatic rollback of deployment %s (%s).", fresh.DeploymentID, f.code)}
-		rst := *st
-		rst.Step = stepStart
-		rst.RollbackOf = fresh.DeploymentID
-		rb.EngineState, _ = json.Marshal(rst)
-		return rb, nil
-	})
-	if errors.Is(err, errStale) {
-		return nil
-	}
-	return err
 }
 
 func deref(p *string) string {
