@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/cutover/cutover/internal/agentcmd"
 	"github.com/cutover/cutover/internal/awsproto"
 	"github.com/cutover/cutover/internal/awsproto/jsonrpc"
 	"github.com/cutover/cutover/internal/awsproto/sigv4"
@@ -184,6 +187,28 @@ func (s *Server) openParts(ctx context.Context) error {
 	cw.Register(s.router, MaxQueryBody)
 	cw.AddSource(func() []cloudwatch.Sample { return lbSamples(px) })
 
+	// The agent command service: hosts' agents long-poll it for the
+	// lifecycle commands of server deployments. Held polls are released as
+	// soon as shutdown starts, so they do not hold it up.
+	agents, err := agentcmd.New(agentcmd.Config{
+		Store:   db,
+		Clock:   clk,
+		Log:     s.log.With("service", "codedeploy-commands"),
+		DataDir: s.cfg.DataDir,
+		// The store re-check runs on the clock; keep it every 2 s of real
+		// time however fast --time-scale runs the clock.
+		Recheck: time.Duration(float64(agentcmd.DefaultRecheck) * max(s.cfg.TimeScale, 1)),
+	})
+	if err != nil {
+		return fmt.Errorf("server: starting the agent command service: %w", err)
+	}
+	agents.Register(s.router)
+	for _, srv := range []*http.Server{s.httpSrv, s.tlsSrv} {
+		if srv != nil {
+			srv.RegisterOnShutdown(agents.Close)
+		}
+	}
+
 	// The deployment engine advances CodeDeploy deployments through ECS and
 	// the load balancer's weights, on a clock --time-scale can speed up.
 	eng, err := engine.New(engine.Config{
@@ -206,7 +231,7 @@ func (s *Server) openParts(ctx context.Context) error {
 		if rt != nil {
 			s.loops = append(s.loops, ecsSvc.Run)
 		}
-		s.loops = append(s.loops, eng.Run, cw.Run, dispatcher.Run, topics.Run)
+		s.loops = append(s.loops, eng.Run, cw.Run, dispatcher.Run, topics.Run, agents.Run)
 	}
 	return nil
 }
