@@ -48,31 +48,14 @@ func (s *Service) startDeployment(ctx context.Context, in *createDeploymentInput
 	if loc == nil {
 		loc = g.TargetRevision
 	}
-	if g.ComputePlatform != PlatformECS {
-		// Server and Lambda deployments come with their own engines; until
-		// then no such deployment is accepted, rather than one that would
-		// stay Created forever.
+	prepare := s.platformPreparers[g.ComputePlatform]
+	if prepare == nil {
 		return nil, awsproto.Errorf("DeploymentLimitExceededException",
-			"Deployments to the %s compute platform are not implemented yet in cutover; only ECS deployments run.", g.ComputePlatform)
+			"Deployments to the %s compute platform are not implemented yet in cutover.", g.ComputePlatform)
 	}
-	content, err := ecsRevisionContent(loc)
+	content, err := prepare(ctx, g, loc)
 	if err != nil {
 		return nil, err
-	}
-	if kind, err := appspec.Detect([]byte(content)); err == nil && kind != appspec.KindECS {
-		return nil, awsproto.Errorf("InvalidRevisionException", "The revision is an AppSpec for the %s compute platform, but deployment group %s deploys to ECS.", kind, group)
-	}
-	spec, err := appspec.ParseECS([]byte(content))
-	if err != nil {
-		return nil, awsproto.Errorf("InvalidRevisionException", "The AppSpec file is invalid: %v", err)
-	}
-	if len(g.ECSServices) == 0 || g.LoadBalancerInfo == nil || len(g.LoadBalancerInfo.TargetGroupPairInfoList) == 0 {
-		return nil, awsproto.Errorf("InvalidLoadBalancerInfoException", "Deployment group %s has no ECS service or no target group pair to deploy with.", group)
-	}
-	if h := s.hooks.p.Load(); h != nil && h.ValidateECS != nil {
-		if err := h.ValidateECS(ctx, &g.DeploymentGroupInfo, spec); err != nil {
-			return nil, err
-		}
 	}
 
 	now := s.nowTime()
@@ -142,6 +125,32 @@ func (s *Service) startDeployment(ctx context.Context, in *createDeploymentInput
 	s.log.InfoContext(ctx, "deployment created", "deployment", d.DeploymentID, "application", app, "group", group)
 	s.notify(d.DeploymentID)
 	return &createDeploymentOutput{DeploymentID: d.DeploymentID}, nil
+}
+
+// prepareECS checks an ECS revision against the group and returns its
+// AppSpec.
+func (s *Service) prepareECS(ctx context.Context, g *DeploymentGroup, loc *RevisionLocation) (string, error) {
+	group := g.DeploymentGroupName
+	content, err := ecsRevisionContent(loc)
+	if err != nil {
+		return "", err
+	}
+	if kind, err := appspec.Detect([]byte(content)); err == nil && kind != appspec.KindECS {
+		return "", awsproto.Errorf("InvalidRevisionException", "The revision is an AppSpec for the %s compute platform, but deployment group %s deploys to ECS.", kind, group)
+	}
+	spec, err := appspec.ParseECS([]byte(content))
+	if err != nil {
+		return "", awsproto.Errorf("InvalidRevisionException", "The AppSpec file is invalid: %v", err)
+	}
+	if len(g.ECSServices) == 0 || g.LoadBalancerInfo == nil || len(g.LoadBalancerInfo.TargetGroupPairInfoList) == 0 {
+		return "", awsproto.Errorf("InvalidLoadBalancerInfoException", "Deployment group %s has no ECS service or no target group pair to deploy with.", group)
+	}
+	if h := s.hooks.p.Load(); h != nil && h.ValidateECS != nil {
+		if err := h.ValidateECS(ctx, &g.DeploymentGroupInfo, spec); err != nil {
+			return "", err
+		}
+	}
+	return content, nil
 }
 
 // ecsRevisionContent is the AppSpec of an ECS revision.

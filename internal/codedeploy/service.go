@@ -78,7 +78,14 @@ type Service struct {
 	hooks    engineHooksBox
 
 	triggersQueued func()
+
+	// platformPreparers check a new deployment's revision against its
+	// group, per compute platform, and return the AppSpec the engine runs.
+	// A platform without one is refused.
+	platformPreparers map[string]preparer
 }
+
+type preparer func(ctx context.Context, g *DeploymentGroup, loc *RevisionLocation) (appSpec string, err error)
 
 // New returns the service, storing the predefined deployment configurations
 // if they are missing.
@@ -99,6 +106,7 @@ func New(cfg Config) (*Service, error) {
 
 		triggersQueued: cfg.TriggersQueued,
 	}
+	s.platformPreparers = map[string]preparer{PlatformECS: s.prepareECS}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
