@@ -40,6 +40,11 @@ type Config struct {
 	// every listed alarm unreadable (see AlarmConfiguration's
 	// ignorePollAlarmFailure).
 	Alarms AlarmStates
+	// Agents hands server deployments' lifecycle commands to hosts' agents;
+	// HostTargets moves those hosts in and out of target groups. Both are
+	// needed only for the Server compute platform.
+	Agents      HostCommands
+	HostTargets HostTargets
 	// Clock is the engine's time; nil is the real clock. The server passes
 	// clock.Scaled(N) for --time-scale N.
 	Clock clock.Clock

@@ -3,6 +3,10 @@ package engine
 import (
 	"context"
 	"errors"
+	"time"
+
+	"github.com/cutover/cutover/internal/agentcmd"
+	"github.com/cutover/cutover/internal/elb"
 )
 
 // The engine drives the world through three small interfaces, chosen at
@@ -137,3 +141,22 @@ type HookInvoker interface {
 
 // ErrHookRetry marks a hook call that may succeed if repeated.
 var ErrHookRetry = errors.New("hook unreachable")
+
+// HostCommands is the agent command service as server deployments use it:
+// the engine issues each instance's lifecycle commands and reads how they
+// ended. *agentcmd.Service satisfies it.
+type HostCommands interface {
+	Issue(ctx context.Context, c agentcmd.Command) error
+	Status(ctx context.Context, id string) (agentcmd.CommandState, error)
+	Cancel(ctx context.Context, deploymentID string) error
+	LastPoll(ctx context.Context, host string) (time.Time, error)
+}
+
+// HostTargets registers instances with load balancer target groups (a
+// server deployment's BlockTraffic and AllowTraffic). *elb.Service
+// satisfies it.
+type HostTargets interface {
+	RegisterTargets(ctx context.Context, tgArn string, targets ...elb.TargetRef) error
+	DeregisterTargets(ctx context.Context, tgArn string, targets ...elb.TargetRef) error
+	TargetGroupTargets(ctx context.Context, tgArn string) ([]elb.Target, error)
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/cutover/cutover/internal/agentcmd"
@@ -187,6 +188,9 @@ func (s *Server) openParts(ctx context.Context) error {
 	cw.Register(s.router, MaxQueryBody)
 	cw.AddSource(func() []cloudwatch.Sample { return lbSamples(px) })
 
+	// The engine is made after the services that wake it.
+	var engineRef atomic.Pointer[engine.Engine]
+
 	// The agent command service: hosts' agents long-poll it for the
 	// lifecycle commands of server deployments. Held polls are released as
 	// soon as shutdown starts, so they do not hold it up.
@@ -195,6 +199,12 @@ func (s *Server) openParts(ctx context.Context) error {
 		Clock:   clk,
 		Log:     s.log.With("service", "codedeploy-commands"),
 		DataDir: s.cfg.DataDir,
+		// A command that changed state wakes its deployment at once.
+		Notify: func(id string) {
+			if e := engineRef.Load(); e != nil {
+				e.Notify(id)
+			}
+		},
 		// The store re-check runs on the clock; keep it every 2 s of real
 		// time however fast --time-scale runs the clock.
 		Recheck: time.Duration(float64(agentcmd.DefaultRecheck) * max(s.cfg.TimeScale, 1)),
@@ -212,18 +222,21 @@ func (s *Server) openParts(ctx context.Context) error {
 	// The deployment engine advances CodeDeploy deployments through ECS and
 	// the load balancer's weights, on a clock --time-scale can speed up.
 	eng, err := engine.New(engine.Config{
-		Store:      db,
-		CodeDeploy: cd,
-		ECS:        engine.ECSAdapter{ECS: ecsSvc},
-		Traffic:    lb,
-		Alarms:     cw,
-		Clock:      clk,
-		Owner:      s.owner("engine"),
-		Log:        s.log.With("component", "engine"),
+		Store:       db,
+		CodeDeploy:  cd,
+		ECS:         engine.ECSAdapter{ECS: ecsSvc},
+		Traffic:     lb,
+		Alarms:      cw,
+		Agents:      agents,
+		HostTargets: lb,
+		Clock:       clk,
+		Owner:       s.owner("engine"),
+		Log:         s.log.With("component", "engine"),
 	})
 	if err != nil {
 		return fmt.Errorf("server: starting the deployment engine: %w", err)
 	}
+	engineRef.Store(eng)
 	// A deployment reacts to its alarms as soon as they change.
 	cw.OnStateChange(func(string, string, string) { eng.NotifyAll() })
 
@@ -231,7 +244,11 @@ func (s *Server) openParts(ctx context.Context) error {
 		if rt != nil {
 			s.loops = append(s.loops, ecsSvc.Run)
 		}
-		s.loops = append(s.loops, eng.Run, cw.Run, dispatcher.Run, topics.Run, agents.Run)
+		s.loops = append(s.loops, eng.Run, cw.Run, dispatcher.Run, topics.Run, agents.Run, func(ctx context.Context) error {
+			// Alarm actions publish to SNS while the server runs.
+			cw.NotifySNS(ctx, topics)
+			return nil
+		})
 	}
 	return nil
 }
