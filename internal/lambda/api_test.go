@@ -109,9 +109,9 @@ func TestCreateFunctionRefusesBadInput(t *testing.T) {
 		{"image without uri", func(in *lsdk.CreateFunctionInput) {
 			in.PackageType, in.Runtime, in.Handler = types.PackageTypeImage, "", nil
 		}, "InvalidParameterValueException", "ImageUri"},
-		{"s3 without reader", func(in *lsdk.CreateFunctionInput) {
+		{"s3 object missing", func(in *lsdk.CreateFunctionInput) {
 			in.Code = &types.FunctionCode{S3Bucket: aws.String("b"), S3Key: aws.String("k")}
-		}, "InvalidParameterValueException", "GetObject"},
+		}, "InvalidParameterValueException", "NoSuchKey"},
 		{"aws tag", func(in *lsdk.CreateFunctionInput) { in.Tags = map[string]string{"aws:x": "y"} }, "InvalidParameterValueException", "aws:"},
 	}
 	for _, tc := range tests {
@@ -588,6 +588,11 @@ func TestCodeFromS3(t *testing.T) {
 	wantCode(t, err, "InvalidParameterValueException")
 	if !strings.Contains(err.Error(), "NoSuchKey") {
 		t.Fatal(err)
+	}
+	// Without an object reader, S3 code is refused in AWS's terms.
+	_, err = (&Service{}).loadZip(e.ctx, codeInput{S3Bucket: "b", S3Key: "k"})
+	if ae := awsAPIError(err); ae == nil || ae.Code != "InvalidParameterValueException" {
+		t.Fatalf("S3 code without a reader: %v", err)
 	}
 }
 

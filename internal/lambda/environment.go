@@ -182,6 +182,10 @@ func (e *environment) invoke(ctx context.Context, inv runtimeapi.Invocation, inv
 			return outcome{}, errClosed
 		}
 	}
+	select {
+	case <-e.api.Polls(): // the poll that is waiting now, not a future one
+	default:
+	}
 	results, err := e.api.Deliver(inv)
 	if err != nil {
 		return outcome{}, err
@@ -191,7 +195,7 @@ func (e *environment) invoke(ctx context.Context, inv runtimeapi.Invocation, inv
 	defer t.Stop()
 	select {
 	case r := <-results:
-		o = outcome{payload: r.Payload, failed: r.Error}
+		o = outcome{payload: r.Payload, failed: r.Error, discard: !e.backToNext()}
 		if r.Error {
 			status = "error"
 		}
@@ -216,6 +220,24 @@ func (e *environment) invoke(ctx context.Context, inv runtimeapi.Invocation, inv
 		return outcome{}, errClosed
 	}
 	return e.finish(o, inv, begin, status), nil
+}
+
+// backToNext waits for the runtime to ask for its next invocation after
+// answering, and reports whether it did; a runtime that exits instead
+// (aws-lambda-go does after a panic) must not be given more work. The
+// bound is a guard against a runtime that neither polls nor exits, in
+// real time because it is about a process, not about the function's
+// clock; such a runtime is still reused, its next invocation waits in
+// the queue of the Runtime API.
+func (e *environment) backToNext() bool {
+	select {
+	case <-e.api.Polls():
+		return true
+	case <-e.exited:
+		return false
+	case <-time.After(2 * time.Second):
+		return true
+	}
 }
 
 func (e *environment) pendingInitError() (runtimeapi.InitError, bool) {

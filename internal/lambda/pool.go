@@ -226,15 +226,17 @@ func (s *Service) reapLoop() {
 		select {
 		case <-s.quit:
 			return
-		case now := <-t.C():
+		case <-t.C():
 			s.mu.Lock()
 			pools := make([]*pool, 0, len(s.pools))
 			for _, p := range s.pools {
 				pools = append(pools, p)
 			}
 			s.mu.Unlock()
+			// A tick may stand for several (a receiver behind drops
+			// ticks); the clock's own time is the one that counts.
 			for _, p := range pools {
-				p.reap(now.Add(-s.idle))
+				p.reap(s.clock.Now().Add(-s.idle))
 			}
 		}
 	}

@@ -63,6 +63,7 @@ type Server struct {
 	mu       sync.Mutex
 	inflight map[string]*pending
 	ready    chan struct{}
+	polls    chan struct{}
 	initErr  chan InitError
 	quit     chan struct{}
 	closed   bool
@@ -88,6 +89,7 @@ func Listen(log *slog.Logger) (*Server, error) {
 		work:     make(chan *pending, 1),
 		inflight: map[string]*pending{},
 		ready:    make(chan struct{}),
+		polls:    make(chan struct{}, 1),
 		initErr:  make(chan InitError, 1),
 		quit:     make(chan struct{}),
 	}
@@ -109,6 +111,12 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Ready is closed when the runtime first asks for work: its init phase is over.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Polls signals each call to /next: the runtime finished what it was doing
+// and waits for work. A caller drains it before delivering an invocation
+// and waits on it afterwards to know the runtime is back (AWS counts an
+// invocation complete only when the runtime asks for the next one).
+func (s *Server) Polls() <-chan struct{} { return s.polls }
 
 // InitErrors delivers a report posted to /runtime/init/error.
 func (s *Server) InitErrors() <-chan InitError { return s.initErr }
@@ -152,6 +160,10 @@ func (s *Server) next(w http.ResponseWriter, r *http.Request) {
 		close(s.ready)
 	}
 	s.mu.Unlock()
+	select {
+	case s.polls <- struct{}{}:
+	default:
+	}
 	var p *pending
 	select {
 	case p = <-s.work:
