@@ -529,8 +529,6 @@ func TestDeleteAndCloseStopEnvironments(t *testing.T) {
 	}
 }
 
-
-
 // snapshotPools lists the live pools, for tests that watch scale-out.
 func (s *Service) snapshotPools() []*pool {
 	s.mu.Lock()
