@@ -483,7 +483,7 @@ func (s *Service) startedDeployment(ctx context.Context, id string) (*Deployment
 	if err != nil {
 		return nil, err
 	}
-	if d.Target == nil {
+	if d.soleTarget() == nil {
 		return nil, awsproto.Errorf("DeploymentNotStartedException", "The deployment %s has not started.", id)
 	}
 	return d, nil
@@ -535,14 +535,16 @@ func (s *Service) listDeploymentTargets(ctx context.Context, in *listDeploymentT
 		return nil, err
 	}
 	out := &listDeploymentTargetsOutput{TargetIDs: []string{}}
-	if st := in.TargetFilters["TargetStatus"]; len(st) > 0 && !slices.Contains(st, d.Target.Status) {
+	t := d.soleTarget()
+	if st := in.TargetFilters["TargetStatus"]; len(st) > 0 && !slices.Contains(st, t.TargetStatus()) {
 		return out, nil
 	}
-	// ServerInstanceLabel labels Server instances; an ECS target has none.
+	// ServerInstanceLabel labels Server instances; an ECS or Lambda target
+	// has none.
 	if len(in.TargetFilters["ServerInstanceLabel"]) > 0 {
 		return out, nil
 	}
-	out.TargetIDs = append(out.TargetIDs, d.Target.TargetID)
+	out.TargetIDs = append(out.TargetIDs, t.ID())
 	return out, nil
 }
 
@@ -576,27 +578,23 @@ func (s *Service) batchGetDeploymentTargets(ctx context.Context, in *batchGetDep
 		return nil, err
 	}
 	if len(in.TargetIDs) > 1 {
-		return nil, awsproto.Errorf("DeploymentTargetListSizeExceededException", "An ECS deployment has one target: give exactly one target ID (%d were given).", len(in.TargetIDs))
+		return nil, awsproto.Errorf("DeploymentTargetListSizeExceededException", "An %s deployment has one target: give exactly one target ID (%d were given).", d.ComputePlatform, len(in.TargetIDs))
 	}
-	t, err := ecsTarget(d, *in.TargetIDs[0])
+	t, err := soleTargetNamed(d, *in.TargetIDs[0])
 	if err != nil {
 		return nil, err
 	}
 	return &batchGetDeploymentTargetsOutput{DeploymentTargets: []DeploymentTarget{t}}, nil
 }
 
-func ecsTarget(d *Deployment, targetID string) (DeploymentTarget, error) {
-	if targetID != d.Target.TargetID {
+// soleTargetNamed is the one target of an ECS or Lambda deployment, if it
+// has the given id.
+func soleTargetNamed(d *Deployment, targetID string) (DeploymentTarget, error) {
+	t := d.soleTarget()
+	if targetID != t.ID() {
 		return DeploymentTarget{}, awsproto.Errorf("DeploymentTargetDoesNotExistException", "The target %s is not part of deployment %s.", targetID, d.DeploymentID)
 	}
-	t := *d.Target
-	if t.LifecycleEvents == nil {
-		t.LifecycleEvents = []LifecycleEvent{}
-	}
-	if t.TaskSetsInfo == nil {
-		t.TaskSetsInfo = []ECSTaskSet{}
-	}
-	return DeploymentTarget{DeploymentTargetType: "ECSTarget", ECSTarget: &t}, nil
+	return t.wire(), nil
 }
 
 type getDeploymentTargetInput struct {
@@ -620,7 +618,7 @@ func (s *Service) getDeploymentTarget(ctx context.Context, in *getDeploymentTarg
 	if err != nil {
 		return nil, err
 	}
-	t, err := ecsTarget(d, *in.TargetID)
+	t, err := soleTargetNamed(d, *in.TargetID)
 	if err != nil {
 		return nil, err
 	}

@@ -181,10 +181,87 @@ func (t *ECSTarget) TargetStatus() string     { return t.Status }
 func (t *ECSTarget) SetTargetStatus(s string) { t.Status = s }
 func (t *ECSTarget) Touch(now time.Time)      { t.LastUpdatedAt = awsproto.NewTime(now) }
 
+// LambdaFunctionInfo is the function and alias a Lambda deployment shifts.
+type LambdaFunctionInfo struct {
+	FunctionName        string  `json:"functionName,omitempty"`
+	FunctionAlias       string  `json:"functionAlias,omitempty"`
+	CurrentVersion      string  `json:"currentVersion,omitempty"`
+	TargetVersion       string  `json:"targetVersion,omitempty"`
+	TargetVersionWeight float64 `json:"targetVersionWeight"`
+}
+
+// LambdaTarget is the function alias a Lambda deployment updates.
+type LambdaTarget struct {
+	DeploymentID       string              `json:"deploymentId"`
+	TargetID           string              `json:"targetId"`
+	TargetArn          string              `json:"targetArn,omitempty"`
+	Status             string              `json:"status"`
+	LastUpdatedAt      awsproto.Time       `json:"lastUpdatedAt"`
+	LifecycleEvents    []LifecycleEvent    `json:"lifecycleEvents"`
+	LambdaFunctionInfo *LambdaFunctionInfo `json:"lambdaFunctionInfo,omitempty"`
+}
+
+// Event returns the named lifecycle event, or nil.
+func (t *LambdaTarget) Event(name string) *LifecycleEvent {
+	for i := range t.LifecycleEvents {
+		if t.LifecycleEvents[i].LifecycleEventName == name {
+			return &t.LifecycleEvents[i]
+		}
+	}
+	return nil
+}
+
+func (t *LambdaTarget) Events() []LifecycleEvent { return t.LifecycleEvents }
+func (t *LambdaTarget) TargetStatus() string     { return t.Status }
+func (t *LambdaTarget) SetTargetStatus(s string) { t.Status = s }
+func (t *LambdaTarget) Touch(now time.Time)      { t.LastUpdatedAt = awsproto.NewTime(now) }
+
 // DeploymentTarget is one target of BatchGetDeploymentTargets.
 type DeploymentTarget struct {
-	DeploymentTargetType string     `json:"deploymentTargetType"`
-	ECSTarget            *ECSTarget `json:"ecsTarget,omitempty"`
+	DeploymentTargetType string        `json:"deploymentTargetType"`
+	ECSTarget            *ECSTarget    `json:"ecsTarget,omitempty"`
+	LambdaTarget         *LambdaTarget `json:"lambdaTarget,omitempty"`
+}
+
+// soleTarget is the single target of an ECS or Lambda deployment, nil
+// before it started (or for platforms with many targets).
+type soleTarget interface {
+	EventTarget
+	ID() string
+	wire() DeploymentTarget
+}
+
+func (t *ECSTarget) ID() string { return t.TargetID }
+
+func (t *ECSTarget) wire() DeploymentTarget {
+	c := *t
+	if c.LifecycleEvents == nil {
+		c.LifecycleEvents = []LifecycleEvent{}
+	}
+	if c.TaskSetsInfo == nil {
+		c.TaskSetsInfo = []ECSTaskSet{}
+	}
+	return DeploymentTarget{DeploymentTargetType: "ECSTarget", ECSTarget: &c}
+}
+
+func (t *LambdaTarget) ID() string { return t.TargetID }
+
+func (t *LambdaTarget) wire() DeploymentTarget {
+	c := *t
+	if c.LifecycleEvents == nil {
+		c.LifecycleEvents = []LifecycleEvent{}
+	}
+	return DeploymentTarget{DeploymentTargetType: "LambdaTarget", LambdaTarget: &c}
+}
+
+func (d *Deployment) soleTarget() soleTarget {
+	switch {
+	case d.Target != nil:
+		return d.Target
+	case d.Lambda != nil:
+		return d.Lambda
+	}
+	return nil
 }
 
 // Hook execution statuses the engine and PutLifecycleEventHookExecutionStatus
@@ -232,6 +309,7 @@ type Deployment struct {
 	FullRevision *RevisionLocation `json:"fullRevision,omitempty"`
 	AppSpec      string            `json:"appSpec,omitempty"`
 	Target       *ECSTarget        `json:"target,omitempty"`
+	Lambda       *LambdaTarget     `json:"lambdaTarget,omitempty"`
 	Hooks        []HookExecution   `json:"hooks,omitempty"`
 	Control      DeploymentControl `json:"control"`
 	EngineState  json.RawMessage   `json:"engineState,omitempty"`
