@@ -129,12 +129,29 @@ func (w *world) alarmRollbacks(ctx context.Context, runs int) ([]alarmRow, error
 		fmt.Fprintf(os.Stderr, "%s: alarm rollback %d: first 5xx → failed %v, → traffic back %v (window %v), %d requests, %d failed at the load balancer\n",
 			w.rt, run+1, r.toAlarm.Round(time.Millisecond), r.toBack.Round(time.Millisecond), window, r.requests, r.failed)
 		rows = append(rows, r)
-		// Wait for the rollback to end before the next run.
+		// Wait for the rollback to end, and for the alarm to see a whole
+		// period without errors: the next run's new alarm must not start
+		// from this run's 5xx counts.
 		if err := w.waitGroupIdle(ctx, svc); err != nil {
+			return nil, err
+		}
+		if err := waitAlarmOK(ctx, cw, alarm); err != nil {
 			return nil, err
 		}
 	}
 	return rows, nil
+}
+
+func waitAlarmOK(ctx context.Context, cw *cloudwatch.Client, name string) error {
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		out, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{name}})
+		if err == nil && len(out.MetricAlarms) == 1 && out.MetricAlarms[0].StateValue == cwtypes.StateValueOk {
+			return nil
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Errorf("alarm %s did not return to OK", name)
 }
 
 // prodAndReplacement names group i's production listener, the target group
