@@ -313,21 +313,40 @@ func hookExecutionID(deploymentID, event string) string {
 var hookNamespace = uuid.MustParse("0d6c3c7e-3c1b-4f0e-9a57-2f5c1a0e7b11")
 
 func (e *Engine) hookStep(ctx context.Context, d *codedeploy.Deployment, st *ecsState, now time.Time, out *outcome) error {
-	event := st.Step
 	target := ""
 	if st.RollbackOf == "" {
 		spec, err := appspec.ParseECS([]byte(d.AppSpec))
 		if err != nil {
 			return &failure{code: "INVALID_REVISION", message: fmt.Sprintf("The AppSpec file is invalid: %v", err), noRollback: true}
 		}
-		if h, ok := spec.Hook(event); ok {
+		if h, ok := spec.Hook(st.Step); ok {
 			target = h.Target
 		}
 	}
+	return e.runHook(ctx, d, hookCall{event: st.Step, target: target, retryAt: &st.HookRetryAt, advance: st.advance, events: ecsTarget}, now, out)
+}
+
+// hookCall is one lifecycle event that runs an AppSpec hook, on any
+// platform.
+type hookCall struct {
+	event  string
+	target string // "" when the AppSpec has no hook for the event
+	// retryAt is where the run keeps when an unreachable hook is called
+	// again; advance moves the run past the event.
+	retryAt *time.Time
+	advance func()
+	// events finds the deployment's lifecycle events in a record.
+	events func(d *codedeploy.Deployment) codedeploy.EventTarget
+}
+
+// runHook calls the event's hook and waits for its answer (given through
+// PutLifecycleEventHookExecutionStatus) or its timeout. An event without a
+// hook succeeds at once.
+func (e *Engine) runHook(ctx context.Context, d *codedeploy.Deployment, h hookCall, now time.Time, out *outcome) error {
+	event, target := h.event, h.target
 	if target == "" {
-		// No hook for this event: it succeeds at once.
-		st.advance()
-		out.do(func(d *codedeploy.Deployment) { endEvent(ecsTarget(d), event, codedeploy.EventSucceeded, now, nil) })
+		h.advance()
+		out.do(func(d *codedeploy.Deployment) { endEvent(h.events(d), event, codedeploy.EventSucceeded, now, nil) })
 		return nil
 	}
 	var exec *codedeploy.HookExecution
@@ -343,21 +362,21 @@ func (e *Engine) hookStep(ctx context.Context, d *codedeploy.Deployment, st *ecs
 	if exec == nil {
 		x := codedeploy.HookExecution{ID: hookExecutionID(d.DeploymentID, event), Event: event, Target: target, Status: codedeploy.HookPending,
 			Started: awsproto.NewTime(now), Deadline: awsproto.NewTime(now.Add(e.cfg.HookTimeout))}
-		st.HookRetryAt = time.Time{}
+		*h.retryAt = time.Time{}
 		out.do(func(d *codedeploy.Deployment) {
 			if d.Hook(x.ID) == nil {
 				d.Hooks = append(d.Hooks, x)
 			}
-			startEvent(ecsTarget(d), event, now)
+			startEvent(h.events(d), event, now)
 		})
 		return nil
 	}
 	timedOut := !now.Before(exec.Deadline.Time)
 	switch exec.Status {
 	case codedeploy.HookSucceeded:
-		st.advance()
-		st.HookRetryAt = time.Time{}
-		out.do(func(d *codedeploy.Deployment) { endEvent(ecsTarget(d), event, codedeploy.EventSucceeded, now, nil) })
+		h.advance()
+		*h.retryAt = time.Time{}
+		out.do(func(d *codedeploy.Deployment) { endEvent(h.events(d), event, codedeploy.EventSucceeded, now, nil) })
 		return nil
 	case codedeploy.HookFailed:
 		return fail(fmt.Sprintf("The %s hook %s reported that it failed.", event, target), "ScriptFailed")
@@ -371,13 +390,13 @@ func (e *Engine) hookStep(ctx context.Context, d *codedeploy.Deployment, st *ecs
 	if timedOut {
 		return fail(fmt.Sprintf("The %s hook %s could not be reached within %v.", event, target, e.cfg.HookTimeout), "ScriptTimedOut")
 	}
-	if now.Before(st.HookRetryAt) {
+	if now.Before(*h.retryAt) {
 		return nil
 	}
 	err := e.hooks.InvokeHook(ctx, HookRequest{DeploymentID: d.DeploymentID, ExecutionID: exec.ID, Event: event, Target: target})
 	if errors.Is(err, ErrHookRetry) {
 		e.log.InfoContext(ctx, "hook unreachable; will retry", "deployment", d.DeploymentID, "event", event, "err", err)
-		st.HookRetryAt = now.Add(e.cfg.PollInterval)
+		*h.retryAt = now.Add(e.cfg.PollInterval)
 		return nil
 	}
 	if err != nil {
