@@ -523,6 +523,14 @@ func (s *Service) listDeploymentTargets(ctx context.Context, in *listDeploymentT
 			return nil, awsproto.Errorf("InvalidTargetFilterNameException", "Target filter name %q is invalid: it must be TargetStatus or ServerInstanceLabel.", k)
 		}
 	}
+	if d, err := s.Deployment(ctx, id); err != nil {
+		return nil, err
+	} else if d.ComputePlatform == PlatformServer {
+		if d, err = s.serverStarted(ctx, id); err != nil {
+			return nil, err
+		}
+		return s.listServerTargets(ctx, d, in)
+	}
 	if _, err := decodeToken("targets/"+id, in.NextToken); err != nil {
 		return nil, err
 	}
@@ -573,6 +581,18 @@ func (s *Service) batchGetDeploymentTargets(ctx context.Context, in *batchGetDep
 			return nil, awsproto.Errorf("InvalidDeploymentTargetIdException", "A target ID is empty.")
 		}
 	}
+	if d, err := s.Deployment(ctx, id); err != nil {
+		return nil, err
+	} else if d.ComputePlatform == PlatformServer {
+		if d, err = s.serverStarted(ctx, id); err != nil {
+			return nil, err
+		}
+		ids := make([]string, len(in.TargetIDs))
+		for i, t := range in.TargetIDs {
+			ids[i] = *t
+		}
+		return s.batchGetServerTargets(ctx, d, ids)
+	}
 	d, err := s.startedDeployment(ctx, id)
 	if err != nil {
 		return nil, err
@@ -614,6 +634,18 @@ func (s *Service) getDeploymentTarget(ctx context.Context, in *getDeploymentTarg
 	if in.TargetID == nil || *in.TargetID == "" {
 		return nil, awsproto.Errorf("DeploymentTargetIdRequiredException", "A target ID is required.")
 	}
+	if d, err := s.Deployment(ctx, id); err != nil {
+		return nil, err
+	} else if d.ComputePlatform == PlatformServer {
+		if d, err = s.serverStarted(ctx, id); err != nil {
+			return nil, err
+		}
+		out, err := s.batchGetServerTargets(ctx, d, []string{*in.TargetID})
+		if err != nil {
+			return nil, err
+		}
+		return &getDeploymentTargetOutput{DeploymentTarget: out.DeploymentTargets[0]}, nil
+	}
 	d, err := s.startedDeployment(ctx, id)
 	if err != nil {
 		return nil, err
@@ -642,7 +674,7 @@ type listDeploymentInstancesInput struct {
 	InstanceTypeFilter   []string `json:"instanceTypeFilter"`
 }
 
-func (s *Service) listDeploymentInstances(ctx context.Context, in *listDeploymentInstancesInput) (*empty, error) {
+func (s *Service) listDeploymentInstances(ctx context.Context, in *listDeploymentInstancesInput) (*listDeploymentInstancesOutput, error) {
 	id, err := deploymentID(in.DeploymentID)
 	if err != nil {
 		return nil, err
@@ -657,6 +689,12 @@ func (s *Service) listDeploymentInstances(ctx context.Context, in *listDeploymen
 			return nil, awsproto.Errorf("InvalidInstanceTypeException", "Instance type %q is invalid: it must be Blue or Green.", v)
 		}
 	}
+	if d, err := s.Deployment(ctx, id); err == nil && d.ComputePlatform == PlatformServer {
+		if d, err = s.serverStarted(ctx, id); err != nil {
+			return nil, err
+		}
+		return s.listServerInstances(ctx, d, in)
+	}
 	return nil, s.instanceOpOf(ctx, id)
 }
 
@@ -665,13 +703,16 @@ type getDeploymentInstanceInput struct {
 	InstanceID   *string `json:"instanceId"`
 }
 
-func (s *Service) getDeploymentInstance(ctx context.Context, in *getDeploymentInstanceInput) (*empty, error) {
+func (s *Service) getDeploymentInstance(ctx context.Context, in *getDeploymentInstanceInput) (*getDeploymentInstanceOutput, error) {
 	id, err := deploymentID(in.DeploymentID)
 	if err != nil {
 		return nil, err
 	}
 	if in.InstanceID == nil || *in.InstanceID == "" {
 		return nil, awsproto.Errorf("InstanceIdRequiredException", "An instance ID is required.")
+	}
+	if d, err := s.Deployment(ctx, id); err == nil && d.ComputePlatform == PlatformServer {
+		return s.getServerInstance(ctx, d, *in.InstanceID)
 	}
 	return nil, s.instanceOpOf(ctx, id)
 }
@@ -681,7 +722,7 @@ type batchGetDeploymentInstancesInput struct {
 	InstanceIDs  []*string `json:"instanceIds"`
 }
 
-func (s *Service) batchGetDeploymentInstances(ctx context.Context, in *batchGetDeploymentInstancesInput) (*empty, error) {
+func (s *Service) batchGetDeploymentInstances(ctx context.Context, in *batchGetDeploymentInstancesInput) (*batchGetDeploymentInstancesOutput, error) {
 	id, err := deploymentID(in.DeploymentID)
 	if err != nil {
 		return nil, err
@@ -691,6 +732,16 @@ func (s *Service) batchGetDeploymentInstances(ctx context.Context, in *batchGetD
 	}
 	if len(in.InstanceIDs) > 25 {
 		return nil, awsproto.Errorf("BatchLimitExceededException", "At most 25 instance IDs may be given; %d were.", len(in.InstanceIDs))
+	}
+	if d, err := s.Deployment(ctx, id); err == nil && d.ComputePlatform == PlatformServer {
+		ids := make([]string, 0, len(in.InstanceIDs))
+		for _, p := range in.InstanceIDs {
+			if p == nil || *p == "" {
+				return nil, awsproto.Errorf("InstanceIdRequiredException", "An instance ID is empty.")
+			}
+			ids = append(ids, *p)
+		}
+		return s.batchGetServerInstances(ctx, d, ids)
 	}
 	return nil, s.instanceOpOf(ctx, id)
 }

@@ -218,9 +218,10 @@ func (t *LambdaTarget) Touch(now time.Time)      { t.LastUpdatedAt = awsproto.Ne
 
 // DeploymentTarget is one target of BatchGetDeploymentTargets.
 type DeploymentTarget struct {
-	DeploymentTargetType string        `json:"deploymentTargetType"`
-	ECSTarget            *ECSTarget    `json:"ecsTarget,omitempty"`
-	LambdaTarget         *LambdaTarget `json:"lambdaTarget,omitempty"`
+	DeploymentTargetType string          `json:"deploymentTargetType"`
+	ECSTarget            *ECSTarget      `json:"ecsTarget,omitempty"`
+	LambdaTarget         *LambdaTarget   `json:"lambdaTarget,omitempty"`
+	InstanceTarget       *InstanceTarget `json:"instanceTarget,omitempty"`
 }
 
 // soleTarget is the single target of an ECS or Lambda deployment, nil

@@ -26,7 +26,9 @@ func TestDeploymentOperationsBeforeTheEngine(t *testing.T) {
 		err  error
 		code string
 	}{
-		{"valid", create(func(*cd.CreateDeploymentInput) {}), "DeploymentLimitExceededException"},
+		{"github on server", create(func(i *cd.CreateDeploymentInput) {
+			i.Revision = &types.RevisionLocation{RevisionType: types.RevisionLocationTypeGitHub, GitHubLocation: &types.GitHubLocation{Repository: aws.String("o/r"), CommitId: aws.String("abc")}}
+		}), "InvalidRevisionException"},
 		{"no app", create(func(i *cd.CreateDeploymentInput) { i.ApplicationName = aws.String("nope") }), "ApplicationDoesNotExistException"},
 		{"no group", create(func(i *cd.CreateDeploymentInput) { i.DeploymentGroupName = aws.String("nope") }), "DeploymentGroupDoesNotExistException"},
 		{"group required", create(func(i *cd.CreateDeploymentInput) { i.DeploymentGroupName = nil }), "DeploymentGroupNameRequiredException"},

@@ -83,6 +83,7 @@ type Service struct {
 	// group, per compute platform, and return the AppSpec the engine runs.
 	// A platform without one is refused.
 	platformPreparers map[string]preparer
+	server            serverParts
 }
 
 type preparer func(ctx context.Context, g *DeploymentGroup, loc *RevisionLocation) (appSpec string, err error)
@@ -106,7 +107,7 @@ func New(cfg Config) (*Service, error) {
 
 		triggersQueued: cfg.TriggersQueued,
 	}
-	s.platformPreparers = map[string]preparer{PlatformECS: s.prepareECS}
+	s.platformPreparers = map[string]preparer{PlatformECS: s.prepareECS, PlatformServer: s.prepareServer}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
