@@ -131,7 +131,7 @@ func (s *Service) startDeployment(ctx context.Context, in *createDeploymentInput
 // AppSpec.
 func (s *Service) prepareECS(ctx context.Context, g *DeploymentGroup, loc *RevisionLocation) (string, error) {
 	group := g.DeploymentGroupName
-	content, err := ecsRevisionContent(loc)
+	content, err := inlineRevisionContent(loc, PlatformECS)
 	if err != nil {
 		return "", err
 	}
@@ -153,8 +153,9 @@ func (s *Service) prepareECS(ctx context.Context, g *DeploymentGroup, loc *Revis
 	return content, nil
 }
 
-// ecsRevisionContent is the AppSpec of an ECS revision.
-func ecsRevisionContent(loc *RevisionLocation) (string, error) {
+// inlineRevisionContent is the AppSpec of an ECS or Lambda revision given
+// inline.
+func inlineRevisionContent(loc *RevisionLocation, platform string) (string, error) {
 	switch str(loc.RevisionType) {
 	case "AppSpecContent":
 		if loc.AppSpecContent != nil && loc.AppSpecContent.Content != nil {
@@ -165,9 +166,9 @@ func ecsRevisionContent(loc *RevisionLocation) (string, error) {
 			return *loc.String.Content, nil
 		}
 	case "S3":
-		return "", awsproto.Errorf("InvalidRevisionException", "S3 revisions of ECS deployments are not supported yet in cutover: give the AppSpec inline as AppSpecContent.")
+		return "", awsproto.Errorf("InvalidRevisionException", "S3 revisions of %s deployments are not supported yet in cutover: give the AppSpec inline as AppSpecContent.", platform)
 	case "GitHub":
-		return "", awsproto.Errorf("InvalidRevisionException", "A GitHub revision cannot be deployed to the ECS compute platform: use AppSpecContent or S3.")
+		return "", awsproto.Errorf("InvalidRevisionException", "A GitHub revision cannot be deployed to the %s compute platform: use AppSpecContent or S3.", platform)
 	}
 	return "", awsproto.Errorf("InvalidRevisionException", "The revision has no AppSpec content.")
 }

@@ -337,4 +337,7 @@ type EngineHooks struct {
 	// group's service and the AppSpec's task definition, container and port
 	// exist. Its error (an *awsproto.Error) is returned to the caller.
 	ValidateECS func(ctx context.Context, group *DeploymentGroupInfo, spec *appspec.ECS) error
+	// ValidateLambda checks, before a Lambda deployment is created, that
+	// the AppSpec's function, alias and versions exist.
+	ValidateLambda func(ctx context.Context, group *DeploymentGroupInfo, spec *appspec.Lambda) error
 }

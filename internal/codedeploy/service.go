@@ -86,6 +86,9 @@ type Service struct {
 	server            serverParts
 }
 
+// Identity is the region and account the service's ARNs are in.
+func (s *Service) Identity() (region, accountID string) { return s.region, s.account }
+
 type preparer func(ctx context.Context, g *DeploymentGroup, loc *RevisionLocation) (appSpec string, err error)
 
 // New returns the service, storing the predefined deployment configurations
@@ -107,7 +110,7 @@ func New(cfg Config) (*Service, error) {
 
 		triggersQueued: cfg.TriggersQueued,
 	}
-	s.platformPreparers = map[string]preparer{PlatformECS: s.prepareECS, PlatformServer: s.prepareServer}
+	s.platformPreparers = map[string]preparer{PlatformECS: s.prepareECS, PlatformLambda: s.prepareLambda, PlatformServer: s.prepareServer}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

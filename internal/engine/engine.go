@@ -45,6 +45,8 @@ type Config struct {
 	// needed only for the Server compute platform.
 	Agents      HostCommands
 	HostTargets HostTargets
+	// Functions moves Lambda aliases' traffic (Lambda deployments).
+	Functions FunctionAliases
 	// Clock is the engine's time; nil is the real clock. The server passes
 	// clock.Scaled(N) for --time-scale N.
 	Clock clock.Clock
@@ -126,7 +128,7 @@ func New(cfg Config) (*Engine, error) {
 		wake:    make(chan struct{}, 1),
 		workers: map[string]chan struct{}{},
 	}
-	cfg.CodeDeploy.SetEngineHooks(codedeploy.EngineHooks{Notify: e.Notify, ValidateECS: e.validateECS})
+	cfg.CodeDeploy.SetEngineHooks(codedeploy.EngineHooks{Notify: e.Notify, ValidateECS: e.validateECS, ValidateLambda: e.validateLambda})
 	return e, nil
 }
 

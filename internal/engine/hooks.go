@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/cutover/cutover/internal/awsproto"
 )
 
 // HTTPHooks calls URL hooks (a cutover extension): it POSTs
@@ -71,4 +73,32 @@ func (h *Hooks) InvokeHook(ctx context.Context, req HookRequest) error {
 		return fmt.Errorf("lifecycle hook %s names the Lambda function %q, but Lambda hook functions are not available yet in cutover; use an http(s) URL hook", req.Event, req.Target)
 	}
 	return h.Lambda.InvokeHook(ctx, req)
+}
+
+// AsyncInvoker invokes a function asynchronously (InvocationType Event).
+// *lambda.Service satisfies it.
+type AsyncInvoker interface {
+	InvokeAsync(ctx context.Context, function, qualifier string, payload []byte) error
+}
+
+// FunctionHooks calls hook functions as CodeDeploy does: an asynchronous
+// invocation with {"DeploymentId", "LifecycleEventHookExecutionId"}. The
+// function reports through PutLifecycleEventHookExecutionStatus. A target
+// may carry a qualifier (name:alias) or be an ARN; Lambda resolves it.
+type FunctionHooks struct {
+	Functions AsyncInvoker
+}
+
+func (h *FunctionHooks) InvokeHook(ctx context.Context, req HookRequest) error {
+	body, _ := json.Marshal(map[string]string{"DeploymentId": req.DeploymentID, "LifecycleEventHookExecutionId": req.ExecutionID})
+	err := h.Functions.InvokeAsync(ctx, req.Target, "", body)
+	if err == nil {
+		return nil
+	}
+	if ae := awsproto.AsError(err); ae != nil {
+		// No such function, a bad qualifier, a payload refused: calling
+		// again cannot help.
+		return fmt.Errorf("the %s hook function %s could not be invoked: %s: %s", req.Event, req.Target, ae.Code, ae.Message)
+	}
+	return fmt.Errorf("invoking hook function %s: %w: %w", req.Target, ErrHookRetry, err)
 }

@@ -48,6 +48,15 @@ func decodeRun(d *codedeploy.Deployment) (run, error) {
 			st.Step = stepStart
 		}
 		return st, nil
+	case codedeploy.PlatformLambda:
+		st := &lambdaState{}
+		if err := unmarshalState(d, st); err != nil {
+			return nil, err
+		}
+		if st.Step == "" {
+			st.Step = stepStart
+		}
+		return st, nil
 	}
 	return nil, nil
 }

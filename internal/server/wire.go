@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/cutover/cutover/internal/elb"
 	"github.com/cutover/cutover/internal/elb/proxy"
 	"github.com/cutover/cutover/internal/engine"
+	"github.com/cutover/cutover/internal/lambda"
 	"github.com/cutover/cutover/internal/runtime"
 	"github.com/cutover/cutover/internal/runtime/docker"
 	"github.com/cutover/cutover/internal/runtime/process"
@@ -219,6 +221,28 @@ func (s *Server) openParts(ctx context.Context) error {
 		}
 	}
 
+	// Lambda runs functions as host processes through the Runtime API; the
+	// functions reach cutover's APIs with the root key. It serves Lambda
+	// deployments and the hook functions of every deployment.
+	root := creds.Root()
+	fns, err := lambda.New(lambda.Config{
+		Region:          s.cfg.Region,
+		AccountID:       s.cfg.AccountID,
+		Store:           db,
+		Clock:           clk,
+		Log:             s.log.With("service", "lambda"),
+		DataDir:         filepath.Join(s.cfg.DataDir, "lambda"),
+		Objects:         bundleReader{objects},
+		EndpointURL:     s.Endpoint(),
+		AccessKeyID:     root.AccessKeyID,
+		SecretAccessKey: root.SecretAccessKey,
+	})
+	if err != nil {
+		return fmt.Errorf("server: starting lambda: %w", err)
+	}
+	s.closers = append(s.closers, fns.Close)
+	fns.Register(s.router)
+
 	// The deployment engine advances CodeDeploy deployments through ECS and
 	// the load balancer's weights, on a clock --time-scale can speed up.
 	eng, err := engine.New(engine.Config{
@@ -227,6 +251,8 @@ func (s *Server) openParts(ctx context.Context) error {
 		ECS:         engine.ECSAdapter{ECS: ecsSvc},
 		Traffic:     lb,
 		Alarms:      cw,
+		Functions:   fns,
+		Hooks:       &engine.Hooks{Lambda: &engine.FunctionHooks{Functions: fns}},
 		Agents:      agents,
 		HostTargets: lb,
 		Clock:       clk,
@@ -328,4 +354,12 @@ func (k credKeys) SecretSource() string {
 		return "$" + credentials.EnvSecretAccessKey
 	}
 	return k.c.Path()
+}
+
+// bundleReader reads S3 objects for Lambda's Code.S3Bucket.
+type bundleReader struct{ s3 *s3.Service }
+
+func (b bundleReader) Open(ctx context.Context, bucket, key, version string) (io.ReadCloser, error) {
+	rc, _, err := b.s3.Open(ctx, bucket, key, version)
+	return rc, err
 }
