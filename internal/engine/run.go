@@ -57,8 +57,17 @@ func decodeRun(d *codedeploy.Deployment) (run, error) {
 			st.Step = stepStart
 		}
 		return st, nil
+	case codedeploy.PlatformServer:
+		return decodeServerRun(d)
 	}
 	return nil, nil
+}
+
+// ender is a run with work of its own when its deployment ends early (a
+// Server run cancels its hosts' commands and settles its instances, which
+// are records of their own). It returns the deployment's overview.
+type ender interface {
+	end(ctx context.Context, e *Engine, d *codedeploy.Deployment, f *failure, now time.Time) (*codedeploy.DeploymentOverview, error)
 }
 
 func unmarshalState(d *codedeploy.Deployment, v any) error {
@@ -272,6 +281,13 @@ func (e *Engine) finish(ctx context.Context, d *codedeploy.Deployment, r run, f 
 	case !f.stopped && !rollbackConfigured(d, "DEPLOYMENT_FAILURE"):
 		rollback = false
 	}
+	var endOverview *codedeploy.DeploymentOverview
+	if en, ok := r.(ender); ok {
+		var err error
+		if endOverview, err = en.end(ctx, e, d, f, now); err != nil {
+			return err
+		}
+	}
 	status := codedeploy.StatusFailed
 	if f.stopped {
 		status = codedeploy.StatusStopped
@@ -298,6 +314,8 @@ func (e *Engine) finish(ctx context.Context, d *codedeploy.Deployment, r run, f 
 			t.SetTargetStatus(codedeploy.EventFailed)
 			t.Touch(now)
 			d.DeploymentOverview = overview(t.TargetStatus())
+		} else if endOverview != nil {
+			d.DeploymentOverview = endOverview
 		} else {
 			d.DeploymentOverview = &codedeploy.DeploymentOverview{}
 		}
