@@ -180,6 +180,9 @@ func (s *Service) moveAppChildren(tx store.Tx, oldApp, newApp string) error {
 		if err := putJSON(tx, &store.Record{Kind: kindGroup, Key: groupKey(newApp, g.DeploymentGroupName), Index: g.DeploymentConfigName}, g); err != nil {
 			return err
 		}
+		if err := moveDeployments(tx, oldApp, g.DeploymentGroupName, newApp, g.DeploymentGroupName); err != nil {
+			return err
+		}
 		for _, svc := range g.ECSServices {
 			if err := s.claimECSService(tx, svc, groupKey(newApp, g.DeploymentGroupName)); err != nil {
 				return err

@@ -220,3 +220,33 @@ func (s *Service) RollBack(ctx context.Context, id string, fn func(d *Deployment
 	s.wakeTriggers()
 	return rid, nil
 }
+
+// moveDeployments re-files every deployment of group oldApp/oldGroup under
+// newApp/newGroup, with the group's active-deployment marker, so that a
+// renamed application or group keeps its history and a running deployment
+// keeps its group (AWS names groups by id; cutover by name).
+func moveDeployments(tx store.Tx, oldApp, oldGroup, newApp, newGroup string) error {
+	oldKey, newKey := groupKey(oldApp, oldGroup), groupKey(newApp, newGroup)
+	ds, recs, err := store.ListJSON[Deployment](tx, kindDeployment, store.ListOptions{Index: oldKey})
+	if err != nil {
+		return fmt.Errorf("listing deployments of %s: %w", oldKey, err)
+	}
+	for i, d := range ds {
+		d.ApplicationName, d.DeploymentGroupName = newApp, newGroup
+		recs[i].Index = newKey
+		if err := store.PutJSON(tx, recs[i], d); err != nil {
+			return fmt.Errorf("moving deployment %s to %s: %w", d.DeploymentID, newKey, err)
+		}
+	}
+	a, arec, err := store.GetJSON[activeDeployment](tx, kindActive, oldKey)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := tx.Delete(kindActive, oldKey, arec.Version); err != nil {
+		return fmt.Errorf("moving the active deployment of %s: %w", oldKey, err)
+	}
+	return store.PutJSON(tx, &store.Record{Kind: kindActive, Key: newKey, Index: a.DeploymentID}, a)
+}

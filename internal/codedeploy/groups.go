@@ -748,6 +748,9 @@ func (s *Service) updateDeploymentGroup(ctx context.Context, in *groupInput) (*h
 		if err := tx.Delete(kindGroup, rec.Key, rec.Version); err != nil {
 			return fmt.Errorf("removing deployment group %q: %w", rec.Key, err)
 		}
+		if err := moveDeployments(tx, app, cur, app, newName); err != nil {
+			return err
+		}
 		return putJSON(tx, &store.Record{Kind: kindGroup, Key: newKey, Index: g.DeploymentConfigName}, g)
 	})
 	if err != nil {
