@@ -127,6 +127,9 @@ func (s *Server) openParts(ctx context.Context) error {
 		return fmt.Errorf("server: starting s3: %w", err)
 	}
 	objects.Register(s.router)
+	// Server deployments' S3 revisions are checked against the stored
+	// bundles (bundleType, eTag, version).
+	cd.SetBundles(objects)
 
 	// The load balancer: the proxy binds listener ports on LBBind; the ELBv2
 	// control plane re-applies the stored configuration as it starts, so
