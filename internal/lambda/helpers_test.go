@@ -142,6 +142,7 @@ type envOpts struct {
 	maxEnv  int
 	objects ObjectReader
 	idle    time.Duration
+	images  Launcher
 }
 
 func newEnv(t testing.TB, opts ...envOpts) *env {
@@ -165,7 +166,7 @@ func newEnv(t testing.TB, opts ...envOpts) *env {
 		Region: testRegion, AccountID: testAccount, Store: db, Clock: clk, Log: quietLog(),
 		DataDir: filepath.Join(dir, "lambda"), Objects: o.objects, EndpointURL: "http://cutover.test:8080",
 		AccessKeyID: "AKIDFUNCTION", SecretAccessKey: "function-secret",
-		MaxEnvironmentsPerFunction: o.maxEnv, IdleTimeout: o.idle,
+		MaxEnvironmentsPerFunction: o.maxEnv, IdleTimeout: o.idle, Images: o.images,
 	})
 	if err != nil {
 		t.Fatal(err)
