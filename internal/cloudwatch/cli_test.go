@@ -1,18 +1,16 @@
 package cloudwatch
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cutover/cutover/internal/awscli"
 )
 
 // TestAWSCLI drives the service with the AWS CLIs on the machine, over a
@@ -22,14 +20,7 @@ func TestAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: runs the AWS CLI")
 	}
-	clis := map[string]string{"debian-v2": "/usr/bin/aws"}
-	if p, err := exec.LookPath("aws"); err == nil && p != "/usr/bin/aws" {
-		clis["pip-v1"] = p
-	}
-	for name, bin := range clis {
-		if _, err := os.Stat(bin); err != nil {
-			continue
-		}
+	for name, bin := range awscli.Installed() {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -54,28 +45,15 @@ func TestAWSCLI(t *testing.T) {
 			hs := &http.Server{Handler: spy, ReadHeaderTimeout: 10 * time.Second}
 			go hs.Serve(ln)
 			t.Cleanup(func() { hs.Close() })
-			dir := t.TempDir()
 			run := func(args ...string) string {
 				t.Helper()
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				defer cancel()
-				full := append([]string{"--endpoint-url", "http://" + ln.Addr().String(), "--region", testRegion, "--output", "json", "cloudwatch"}, args...)
-				cmd := exec.CommandContext(ctx, bin, full...)
-				var env []string
-				for _, kv := range os.Environ() {
-					if !strings.HasPrefix(kv, "AWS_") {
-						env = append(env, kv)
-					}
+				out, err := awscli.CLI{Bin: bin, Endpoint: "http://" + ln.Addr().String(), Region: testRegion, AccessKeyID: testKeyID, SecretAccessKey: testSecret}.Run(ctx, append([]string{"cloudwatch"}, args...)...)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, out)
 				}
-				cmd.Env = append(env, "AWS_ACCESS_KEY_ID="+testKeyID, "AWS_SECRET_ACCESS_KEY="+testSecret,
-					"AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"),
-					"PYTHONWARNINGS=ignore", "AWS_PAGER=")
-				var out, stderr bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &out, &stderr
-				if err := cmd.Run(); err != nil {
-					t.Fatalf("aws cloudwatch %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), stderr.String())
-				}
-				return out.String()
+				return out
 			}
 			ts := t0.Add(-30 * time.Second).Format(time.RFC3339)
 			run("put-metric-data", "--namespace", "App", "--metric-name", "Errors", "--value", "7", "--unit", "Count",

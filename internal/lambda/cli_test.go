@@ -1,7 +1,6 @@
 package lambda
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cutover/cutover/internal/awscli"
 )
 
 // TestAWSCLI drives the service with the AWS CLI v1 (botocore) over real
@@ -28,31 +29,16 @@ func TestAWSCLI(t *testing.T) {
 	if err := os.WriteFile(zipPath, echoZip(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	command := func(ctx context.Context, args ...string) *exec.Cmd {
-		full := append([]string{"--endpoint-url", e.srv.URL, "--region", testRegion, "--output", "json", "lambda"}, args...)
-		cmd := exec.CommandContext(ctx, bin, full...)
-		var env []string
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "AWS_") {
-				env = append(env, kv)
-			}
-		}
-		cmd.Env = append(env, "AWS_ACCESS_KEY_ID="+testKeyID, "AWS_SECRET_ACCESS_KEY="+testSecret,
-			"AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"),
-			"PYTHONWARNINGS=ignore", "AWS_PAGER=")
-		return cmd
-	}
+	cli := awscli.CLI{Bin: bin, Endpoint: e.srv.URL, Region: testRegion, AccessKeyID: testKeyID, SecretAccessKey: testSecret}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	run := func(args ...string) string {
 		t.Helper()
-		cmd := command(ctx, args...)
-		var out, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("aws lambda %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), stderr.String())
+		out, err := cli.Run(ctx, append([]string{"lambda"}, args...)...)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
 		}
-		return out.String()
+		return out
 	}
 	var cfg struct {
 		FunctionArn, Version, CodeSha256, State string

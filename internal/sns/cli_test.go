@@ -1,16 +1,14 @@
 package sns
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cutover/cutover/internal/awscli"
 )
 
 // TestAWSCLI drives the API with the AWS CLIs on the machine (pip's v1 and
@@ -21,13 +19,7 @@ func TestAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: runs the AWS CLI")
 	}
-	clis := map[string]string{}
-	if _, err := os.Stat("/usr/bin/aws"); err == nil {
-		clis["debian-v2"] = "/usr/bin/aws"
-	}
-	if p, err := exec.LookPath("aws"); err == nil && p != "/usr/bin/aws" {
-		clis["pip-v1"] = p
-	}
+	clis := awscli.Installed()
 	if len(clis) == 0 {
 		t.Skip("no aws CLI installed")
 	}
@@ -37,28 +29,15 @@ func TestAWSCLI(t *testing.T) {
 			e := newEnv(t)
 			e.run()
 			sub := newSubscriber(t, e.clk)
-			dir := t.TempDir()
 			run := func(args ...string) string {
 				t.Helper()
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				defer cancel()
-				full := append([]string{"--endpoint-url", e.srv.URL, "--region", testRegion, "--output", "json", "sns"}, args...)
-				cmd := exec.CommandContext(ctx, bin, full...)
-				var env []string
-				for _, kv := range os.Environ() {
-					if !strings.HasPrefix(kv, "AWS_") {
-						env = append(env, kv)
-					}
+				out, err := awscli.CLI{Bin: bin, Endpoint: e.srv.URL, Region: testRegion, AccessKeyID: testKeyID, SecretAccessKey: testSecret}.Run(ctx, append([]string{"sns"}, args...)...)
+				if err != nil {
+					t.Fatalf("%v\n%s", err, out)
 				}
-				cmd.Env = append(env, "AWS_ACCESS_KEY_ID="+testKeyID, "AWS_SECRET_ACCESS_KEY="+testSecret,
-					"AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"),
-					"PYTHONWARNINGS=ignore", "AWS_PAGER=")
-				var out, stderr bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &out, &stderr
-				if err := cmd.Run(); err != nil {
-					t.Fatalf("aws sns %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), stderr.String())
-				}
-				return out.String()
+				return out
 			}
 			var ct struct{ TopicArn string }
 			if err := json.Unmarshal([]byte(run("create-topic", "--name", "cli-topic", "--attributes", "DisplayName=CLI", "--tags", "Key=team,Value=ops")), &ct); err != nil || ct.TopicArn != e.svc.topicARN("cli-topic") {

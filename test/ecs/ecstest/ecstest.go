@@ -27,6 +27,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/cutover/cutover/internal/awscli"
 )
 
 // Bins are the built binaries.
@@ -214,50 +216,12 @@ func (s *Server) AWSConfig() aws.Config {
 }
 
 // CLIError is a failed AWS CLI call.
-type CLIError struct {
-	Args   []string
-	Code   int
-	Stderr string
-}
-
-func (e *CLIError) Error() string {
-	return fmt.Sprintf("aws %s: exit %d: %s", strings.Join(e.Args, " "), e.Code, strings.TrimSpace(e.Stderr))
-}
+type CLIError = awscli.Error
 
 // CLI runs the AWS CLI (the `aws` on PATH, v1 from pip here) against the
 // server with its key pair and nothing from the user's configuration.
 func (s *Server) CLI(ctx context.Context, args ...string) (string, error) {
-	full := append(append([]string{}, args...), "--endpoint-url", s.Endpoint)
-	cmd := exec.CommandContext(ctx, "aws", full...)
-	env := []string{}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "AWS_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	cmd.Env = append(env, "AWS_ACCESS_KEY_ID="+s.AccessKey, "AWS_SECRET_ACCESS_KEY="+s.Secret,
-		"AWS_DEFAULT_REGION="+s.Region, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"AWS_PAGER=", "AWS_MAX_ATTEMPTS=1")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		code := -1
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		}
-		return stdout.String(), &CLIError{Args: args, Code: code, Stderr: stderr.String() + errString(err, ee)}
-	}
-	return strings.TrimSpace(stdout.String()), nil
-}
-
-func errString(err error, ee *exec.ExitError) string {
-	if ee != nil {
-		return ""
-	}
-	return err.Error()
+	return awscli.CLI{Endpoint: s.Endpoint, Region: s.Region, AccessKeyID: s.AccessKey, SecretAccessKey: s.Secret}.Run(ctx, args...)
 }
 
 // LogTail returns the last n lines of the server's log.
