@@ -113,7 +113,7 @@ func (s *Service) createAlias(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	a := &aliasRec{Function: name, Name: in.Name, Version: in.FunctionVersion, Description: in.Description, Weights: weights, RevisionID: uuid.NewString()}
-	err = s.store.Update(r.Context(), func(tx store.Tx) error {
+	err = s.update(r.Context(), func(tx store.Tx) error {
 		fn, _, err := s.getFunctionRec(tx, name)
 		if err != nil {
 			return err
@@ -220,7 +220,7 @@ func (s *Service) updateAlias(r *http.Request) (int, any, error) {
 // empty) after checking the routing it ends with.
 func (s *Service) changeAlias(ctx context.Context, name, alias, rev string, change func(*aliasRec) error) (*aliasRec, error) {
 	var out *aliasRec
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err := s.update(ctx, func(tx store.Tx) error {
 		a, rec, err := s.getAliasRec(tx, name, alias)
 		if err != nil {
 			return err
@@ -299,7 +299,7 @@ func (s *Service) deleteAlias(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	err = s.store.Update(r.Context(), func(tx store.Tx) error {
+	err = s.update(r.Context(), func(tx store.Tx) error {
 		err := tx.Delete(kindAlias, aliasKey(name, alias), -1)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // AWS answers 204 for an alias that is not there

@@ -185,7 +185,7 @@ func (s *Service) createFunction(r *http.Request) (int, any, error) {
 	c.LastModified = s.clock.Now()
 	c.RevisionID = uuid.NewString()
 	var out *funcConfig
-	err = s.store.Update(r.Context(), func(tx store.Tx) error {
+	err = s.update(r.Context(), func(tx store.Tx) error {
 		if _, err := tx.Get(kindFunction, name); err == nil {
 			return errConflict("Function already exist: %s", name)
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -549,7 +549,7 @@ func (s *Service) DeleteFunction(ctx context.Context, name, qualifier string) er
 	case qualifier != "" && !versionNumRe.MatchString(qualifier):
 		return errInvalidParam("Deletion of aliases is not supported. Use DeleteAlias to delete alias %s.", qualifier)
 	}
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err := s.update(ctx, func(tx store.Tx) error {
 		_, frec, err := s.getFunctionRec(tx, name)
 		if err != nil {
 			return err
@@ -699,7 +699,7 @@ func (s *Service) updateFunctionCode(r *http.Request) (int, any, error) {
 // it when asked, and retires the environments running the old $LATEST.
 func (s *Service) updateLatest(ctx context.Context, name, rev string, change func(*functionRec), publish bool) (*funcConfig, error) {
 	var out *funcConfig
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err := s.update(ctx, func(tx store.Tx) error {
 		fn, rec, err := s.getFunctionRec(tx, name)
 		if err != nil {
 			return err
@@ -810,7 +810,7 @@ func (s *Service) publishVersion(r *http.Request) (int, any, error) {
 		return 0, nil, validation("description", in.Description, "Member must have length less than or equal to 256")
 	}
 	var out *funcConfig
-	err = s.store.Update(r.Context(), func(tx store.Tx) error {
+	err = s.update(r.Context(), func(tx store.Tx) error {
 		fn, rec, err := s.getFunctionRec(tx, name)
 		if err != nil {
 			return err

@@ -18,7 +18,6 @@ import (
 
 	"github.com/cutover/cutover/internal/awsproto"
 	"github.com/cutover/cutover/internal/lambda/runtimeapi"
-	"github.com/cutover/cutover/internal/store"
 )
 
 // Payload limits, as AWS: 6 MB for a synchronous invocation, 256 KB for an
@@ -81,27 +80,20 @@ func (s *Service) target(ctx context.Context, function, qualifier string) (*targ
 	if q != "" {
 		t.invokedARN += ":" + q
 	}
-	err = s.store.View(ctx, func(tx store.Tx) error {
-		res, err := s.resolve(tx, ref.Name, q)
-		if err != nil {
-			return err
-		}
-		t.config = res.config
-		if res.alias == nil || len(res.alias.Weights) == 0 {
-			return nil
-		}
-		r, acc := s.pick(), 0.0
-		for _, v := range sortedVersions(res.alias.Weights) {
-			acc += res.alias.Weights[v]
-			if r < acc {
-				t.config, err = s.getVersion(tx, ref.Name, v)
-				return err
-			}
-		}
-		return nil
-	})
+	res, err := s.resolveTarget(ctx, ref.Name, q)
 	if err != nil {
 		return nil, err
+	}
+	t.config = res.config
+	if len(res.weights) > 0 {
+		r, acc := s.pick(), 0.0
+		for _, v := range res.versions {
+			acc += res.weights[v]
+			if r < acc {
+				t.config = res.configs[v]
+				break
+			}
+		}
 	}
 	return t, nil
 }

@@ -84,6 +84,7 @@ type Service struct {
 	sweeps          sync.WaitGroup
 	logs            *logFiles
 	handler         http.Handler
+	targets         targetCache
 
 	rngMu sync.Mutex
 	rng   *rand.Rand

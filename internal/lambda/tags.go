@@ -44,7 +44,7 @@ func (s *Service) changeTags(r *http.Request, change func(tags map[string]string
 	if err != nil {
 		return err
 	}
-	return s.store.Update(r.Context(), func(tx store.Tx) error {
+	return s.update(r.Context(), func(tx store.Tx) error {
 		fn, rec, err := s.getFunctionRec(tx, name)
 		if err != nil {
 			return err
