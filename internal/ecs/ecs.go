@@ -84,6 +84,9 @@ type Config struct {
 	Now func() time.Time
 	// Interval is the reconcile period of Run (default 1s).
 	Interval time.Duration
+	// OnTaskSetChange, when set, is called after a pass changed a task
+	// set's counts or stability (the deployment engine waits on those).
+	OnTaskSetChange func()
 	// RestartDelay is the first wait before a failed task is replaced; it
 	// doubles with each consecutive failure up to MaxRestartDelay
 	// (defaults 2s and 5m), so a crash loop does not spin.
@@ -209,6 +212,10 @@ func (s *Service) register(j *jsonrpc.Service) {
 	jsonrpc.Handle(j, "DescribeTasks", s.describeTasks)
 	jsonrpc.Handle(j, "StopTask", s.stopTask)
 }
+
+// Wake asks the scheduler for a pass now (a target's health changed); it
+// never blocks.
+func (s *Service) Wake() { s.wake() }
 
 // wake asks Run for an early pass; it never blocks.
 func (s *Service) wake() {

@@ -85,6 +85,14 @@ type pass struct {
 	mu       sync.Mutex
 	targets  map[string]map[string]elb.Target // target group → "host:port" → target
 	versions map[string]int64                 // task id → record version
+	// changed: a task set's counts or stability moved in this pass.
+	changed bool
+}
+
+func (p *pass) setChanged() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.changed = true
 }
 
 func (p *pass) version(id string) int64 {
@@ -230,6 +238,9 @@ func (s *Service) Reconcile(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if p.changed && s.cfg.OnTaskSetChange != nil {
+		s.cfg.OnTaskSetChange()
+	}
 	if err := s.pruneStopped(ctx, tasks); err != nil {
 		errs = append(errs, err)
 	}
@@ -471,6 +482,7 @@ func (s *Service) reconcileSet(ctx context.Context, p *pass, sv *serviceRec, set
 	}
 
 	// Start a task in every wanted slot that has none.
+	started := false
 	serving := map[int]bool{}
 	for _, t := range live {
 		if t.DesiredStatus == runtime.StatusRunning && !t.final() {
@@ -496,6 +508,7 @@ func (s *Service) reconcileSet(ctx context.Context, p *pass, sv *serviceRec, set
 		live = append(live, t)
 		tasks = append(tasks, t)
 		rt, err := s.rt.Start(ctx, s.taskSpec(set, t, td))
+		started = true
 		if err != nil {
 			s.failedToStart(t, err, p)
 			fail(t, t.StoppedReason)
@@ -542,7 +555,15 @@ func (s *Service) reconcileSet(ctx context.Context, p *pass, sv *serviceRec, set
 	if set.Deployment && set.Status == setPrimary && stability == "STEADY_STATE" && running == sv.DesiredCount {
 		rollout = "COMPLETED"
 	}
+	if started {
+		// The new tasks are registered with the load balancer on the next
+		// pass: make it now rather than at the next tick.
+		s.wake()
+	}
 	return left, s.storeSet(ctx, p, set, changed, func(cur *setRec) {
+		if cur.Desired != want || cur.Pending != pending || cur.Running != running || cur.Healthy != healthy || cur.StabilityStatus != stability {
+			p.setChanged()
+		}
 		cur.Desired, cur.Pending, cur.Running, cur.Healthy = want, pending, running, healthy
 		if cur.StabilityStatus != stability {
 			cur.StabilityStatus = stability

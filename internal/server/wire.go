@@ -135,7 +135,18 @@ func (s *Server) openParts(ctx context.Context) error {
 	// control plane re-applies the stored configuration as it starts, so
 	// listeners come back after a restart. The proxy closes before the
 	// store (closers run in reverse).
-	px := proxy.New(proxy.Options{BindAddr: s.cfg.LBBind, Log: s.log.With("component", "lb"), Now: s.cfg.Now, TimeScale: s.cfg.TimeScale})
+	// The engine is made after the services that wake it.
+	var engineRef atomic.Pointer[engine.Engine]
+
+	// A target's health change wakes the ECS scheduler (made below), which
+	// waits for its tasks to become healthy.
+	var ecsRef atomic.Pointer[ecs.Service]
+	px := proxy.New(proxy.Options{BindAddr: s.cfg.LBBind, Log: s.log.With("component", "lb"), Now: s.cfg.Now, TimeScale: s.cfg.TimeScale,
+		OnHealthChange: func(string) {
+			if e := ecsRef.Load(); e != nil {
+				e.Wake()
+			}
+		}})
 	s.closers = append(s.closers, px.Close)
 	lb, err := elb.New(elb.Config{
 		Region:    s.cfg.Region,
@@ -165,6 +176,12 @@ func (s *Server) openParts(ctx context.Context) error {
 		Log:       s.log,
 		Now:       s.cfg.Now,
 		Owner:     s.owner("ecs"),
+		// A task set that moved wakes the deployments waiting on it.
+		OnTaskSetChange: func() {
+			if e := engineRef.Load(); e != nil {
+				e.NotifyAll()
+			}
+		},
 	}
 	if rt != nil {
 		// Assigned only when set: a nil *process.Runtime in the interface
@@ -175,6 +192,7 @@ func (s *Server) openParts(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: starting ecs: %w", err)
 	}
+	ecsRef.Store(ecsSvc)
 	s.registerJSON(ecsSvc.JSON(), ecs.SigningName)
 
 	// CloudWatch: metrics pushed with PutMetricData and the load balancer's
@@ -192,9 +210,6 @@ func (s *Server) openParts(ctx context.Context) error {
 	}
 	cw.Register(s.router, MaxQueryBody)
 	cw.AddSource(func() []cloudwatch.Sample { return lbSamples(px) })
-
-	// The engine is made after the services that wake it.
-	var engineRef atomic.Pointer[engine.Engine]
 
 	// The agent command service: hosts' agents long-poll it for the
 	// lifecycle commands of server deployments. Held polls are released as

@@ -52,6 +52,10 @@ type Options struct {
 	// --time-scale` does every wait; 0 or 1 is real time. Network timeouts
 	// stay real: they bound what a peer may take, not what cutover waits.
 	TimeScale float64
+	// OnHealthChange, when set, is called (on its own goroutine) after a
+	// target of the group changed health state, so that whoever waits for
+	// targets to become healthy need not poll.
+	OnHealthChange func(targetGroupARN string)
 }
 
 // scaled is a configured wait on the proxy's time scale.
@@ -69,6 +73,7 @@ type Proxy struct {
 	connectTimeout time.Duration
 	idleTimeout    time.Duration
 	timeScale      float64
+	onHealth       func(targetGroupARN string)
 	dialer         net.Dialer
 	hcClient       *http.Client
 	metrics        *Metrics
@@ -98,6 +103,7 @@ func New(opts Options) *Proxy {
 		connectTimeout: opts.ConnectTimeout,
 		idleTimeout:    opts.ClientIdleTimeout,
 		timeScale:      opts.TimeScale,
+		onHealth:       opts.OnHealthChange,
 		listeners:      map[string]*listener{},
 		groups:         map[string]*group{},
 		flows:          map[net.Conn]struct{}{},

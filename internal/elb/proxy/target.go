@@ -209,6 +209,7 @@ func (g *group) record(t *target, gen int, ok bool, reason, desc string) {
 		return // a stopped checker's last result
 	}
 	hc := normalizeHealth(g.cfg.Health)
+	before := t.state
 	if ok {
 		t.failStreak = 0
 		t.okStreak++
@@ -240,6 +241,9 @@ func (g *group) record(t *target, gen int, ok bool, reason, desc string) {
 	}
 	if t.routable.Load() != isRoutable(t.state) {
 		g.rebuildLocked()
+	}
+	if t.state != before && g.p.onHealth != nil {
+		go g.p.onHealth(g.arn)
 	}
 }
 
