@@ -246,10 +246,13 @@ func (s *Service) publish(tx store.Tx, fn *functionRec, description string) (*fu
 	name := fn.Latest.Name
 	if fn.LastVersion > 0 {
 		last, _, err := store.GetJSON[funcConfig](tx, kindVersion, versionKey(name, fn.LastVersion))
-		if err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// The last version was deleted: publish the next number, as
+			// Lambda never reuses one.
+		case err != nil:
 			return nil, fmt.Errorf("lambda: reading version %d of %s: %w", fn.LastVersion, name, err)
-		}
-		if fn.Latest.sameAs(last) {
+		case fn.Latest.sameAs(last):
 			return last, nil
 		}
 	}
