@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cutover/cutover/internal/agentcmd"
@@ -356,6 +357,8 @@ type host struct {
 	rec   *codedeploy.ServerInstance
 	st    hostState
 	dirty bool
+	// touched: a command went to the host or its target moved.
+	touched bool
 }
 
 func (h *host) save() {
@@ -380,16 +383,13 @@ func (e *Engine) serverDeploy(ctx context.Context, d *codedeploy.Deployment, st 
 	}
 	slices.SortStableFunc(hosts, func(a, b *host) int { return a.st.Order - b.st.Order })
 
-	var stepErr error
+	var busy []*host
 	for _, h := range hosts {
-		if h.rec.Target.Status != codedeploy.EventInProgress {
-			continue
-		}
-		if err := e.advanceHost(ctx, d, st, h, now); err != nil {
-			stepErr = err
-			break
+		if h.rec.Target.Status == codedeploy.EventInProgress {
+			busy = append(busy, h)
 		}
 	}
+	stepErr := e.advanceHosts(ctx, d, st, busy, now)
 	// Take pending instances while the unhealthy ones (failed or being
 	// updated) leave room above the minimum.
 	var pending, inProgress, failed, succeeded int
@@ -411,6 +411,7 @@ func (e *Engine) serverDeploy(ctx context.Context, d *codedeploy.Deployment, st 
 	count()
 	room := st.Fleet - st.MinHealthy
 	if stepErr == nil && failed < room {
+		var starting []*host
 		for _, h := range hosts {
 			if failed+inProgress >= room {
 				break
@@ -422,12 +423,13 @@ func (e *Engine) serverDeploy(ctx context.Context, d *codedeploy.Deployment, st 
 			h.rec.Target.Touch(now)
 			h.dirty = true
 			inProgress++
-			if err := e.advanceHost(ctx, d, st, h, now); err != nil {
-				stepErr = err
-				break
-			}
+			starting = append(starting, h)
 		}
+		stepErr = e.advanceHosts(ctx, d, st, starting, now)
 		count()
+	}
+	for _, h := range hosts {
+		st.Touched = st.Touched || h.touched
 	}
 	var changed []*codedeploy.ServerInstance
 	for _, h := range hosts {
@@ -481,6 +483,45 @@ func (e *Engine) healthFailure(hosts []*host) error {
 		return &failure{code: "AGENT_ISSUE", message: "The deployment failed because a required number of instances did not take their lifecycle events: their CodeDeploy agent is not running or cannot reach cutover."}
 	}
 	return &failure{code: "HEALTH_CONSTRAINTS", message: "The overall deployment failed because too many individual instances failed deployment, too few healthy instances are available for deployment, or some instances in your deployment group are experiencing problems."}
+}
+
+// hostWorkers bounds the instances advanced at once: their commands are
+// store writes, which the store commits together when they come at once.
+const hostWorkers = 64
+
+// advanceHosts advances hosts concurrently; the first error is returned
+// (the others' work stands: every step is idempotent).
+func (e *Engine) advanceHosts(ctx context.Context, d *codedeploy.Deployment, st *serverState, hosts []*host, now time.Time) error {
+	if len(hosts) == 0 {
+		return nil
+	}
+	work := make(chan *host)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for range min(hostWorkers, len(hosts)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for h := range work {
+				if err := e.advanceHost(ctx, d, st, h, now); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, h := range hosts {
+		work <- h
+	}
+	close(work)
+	wg.Wait()
+	return first
 }
 
 // commandID names an instance's lifecycle command: the same for a retried
@@ -571,13 +612,13 @@ func (e *Engine) hostCommand(ctx context.Context, d *codedeploy.Deployment, st *
 			}
 			return false, nil, fmt.Errorf("issuing %s to %s: %w", event, h.rec.InstanceName, err)
 		}
-		st.Touched = true
+		h.touched = true
 		return false, nil, nil
 	}
 	if err != nil {
 		return false, nil, fmt.Errorf("reading command %s: %w", id, err)
 	}
-	st.Touched = true
+	h.touched = true
 	switch cs.Status {
 	case agentcmd.StatusSucceeded:
 		return true, nil, nil
@@ -662,7 +703,7 @@ func (e *Engine) hostBlockTraffic(ctx context.Context, st *serverState, h *host,
 				}
 			}
 		}
-		st.Touched = true
+		h.touched = true
 		h.st.Off, h.st.On, h.st.WaitUntil = true, false, now.Add(drainTimeout)
 		h.save()
 	}
@@ -690,7 +731,7 @@ func (e *Engine) hostAllowTraffic(ctx context.Context, st *serverState, h *host,
 				return e.lbFailure(err, "registering the instance")
 			}
 		}
-		st.Touched = true
+		h.touched = true
 		h.st.On, h.st.Off, h.st.WaitUntil = true, false, now.Add(healthyTimeout)
 		h.save()
 	}
