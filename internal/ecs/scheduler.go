@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -666,6 +667,15 @@ func (s *Service) keepServing(ctx context.Context, p *pass, set *setRec, lb Load
 			s.log.Warn("task has no endpoint for the load balancer", "task", t.ID, "container", lb.ContainerName, "port", lb.ContainerPort)
 			return
 		}
+		// A target registered before its port listens fails its first
+		// health check and then needs HealthyThreshold more, a whole
+		// interval later. So a task is registered once its port accepts
+		// connections (or listenGrace after it started, whatever it does:
+		// the load balancer's checks then judge it).
+		if t.StartedAt != nil && p.now.Sub(t.StartedAt.Time) < listenGrace && !accepting(host, port) {
+			time.AfterFunc(listenPoll, s.wake)
+			return
+		}
 		if err := s.lb.RegisterTargets(ctx, lb.TargetGroupArn, elb.TargetRef{ID: host, Port: port}); err != nil {
 			s.log.Warn("registering target", "task", t.ID, "target_group", lb.TargetGroupArn, "err", err)
 			return
@@ -681,6 +691,21 @@ func (s *Service) keepServing(ctx context.Context, p *pass, set *setRec, lb Load
 			t.LBHealthy = true
 		}
 	}
+}
+
+const (
+	listenGrace = 30 * time.Second
+	listenPoll  = 100 * time.Millisecond
+)
+
+// accepting reports whether something listens on host:port.
+func accepting(host string, port int) bool {
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(port)), 250*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // drainThenStop deregisters a task that is to stop, waits while the load
