@@ -55,8 +55,9 @@ func dockerLauncher(t *testing.T) (*DockerLauncher, *client.Client, string) {
 
 // pushEchoImage serves a registry on 127.0.0.1 (Docker pulls from
 // loopback registries over plain HTTP) and pushes a FROM-scratch image
-// whose only file is the static echo bootstrap, its entry point.
-func pushEchoImage(t *testing.T, cli *client.Client) string {
+// whose only file is the static echo bootstrap, with entrypoint as its
+// ENTRYPOINT (none: an image that says nothing to run), as tag.
+func pushEchoImage(t *testing.T, cli *client.Client, tag string, entrypoint ...string) string {
 	t.Helper()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
@@ -83,11 +84,11 @@ func pushEchoImage(t *testing.T, cli *client.Client) string {
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config = v1.Config{Entrypoint: []string{"/bootstrap"}, Env: []string{"ECHO_FROM_IMAGE=yes"}}
+	cf.Config = v1.Config{Entrypoint: entrypoint, Env: []string{"ECHO_FROM_IMAGE=yes"}}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		t.Fatal(err)
 	}
-	ref := strings.TrimPrefix(srv.URL, "http://") + "/echo:v1"
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/echo:" + tag
 	parsed, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +124,7 @@ func ownedContainers(t *testing.T, cli *client.Client, owner string) int {
 // Closing the service leaves no container.
 func TestDockerImageFunction(t *testing.T) {
 	d, cli, owner := dockerLauncher(t)
-	ref := pushEchoImage(t, cli)
+	ref := pushEchoImage(t, cli, "v1", "/bootstrap")
 	e := newEnv(t, envOpts{images: d})
 	if _, err := e.client.CreateFunction(e.ctx, &lsdk.CreateFunctionInput{
 		FunctionName: aws.String("img"), Role: aws.String(testRole), PackageType: types.PackageTypeImage,
@@ -150,13 +151,22 @@ func TestDockerImageFunction(t *testing.T) {
 	if r.Event.Message != "hi" || r.Version != "$LATEST" {
 		t.Errorf("reply: %s", out.Payload)
 	}
-	if logs, err := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult)); err != nil || !strings.Contains(string(logs), "stderr:from-container") {
-		t.Errorf("the container's output is not in the log tail: %q %v", logs, err)
+	logs, err := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+	if err != nil || !strings.HasPrefix(string(logs), "START RequestId: ") || !strings.Contains(string(logs), "REPORT RequestId: ") {
+		t.Errorf("log tail: %q %v", logs, err)
 	}
 	if n := ownedContainers(t, cli, owner); n != 1 {
 		t.Errorf("%d containers after one invocation, want 1", n)
 	}
-	warm := reply(t, e.invoke("img", "", `{}`))
+	second := e.invoke("img", "", `{}`)
+	warm := reply(t, second)
+	// The daemon delivers a container's output asynchronously: a line may
+	// be framed with the next invocation's log rather than its own.
+	for _, line := range []string{"\nfrom-container\n", "\nstderr:from-container\n"} {
+		if !strings.Contains(string(logs)+string(second.Log), line) {
+			t.Errorf("the container's output %q is in neither invocation's log: %q %q", line, logs, second.Log)
+		}
+	}
 	if warm.PID != r.PID {
 		t.Errorf("the second invocation ran in pid %d, the first in %d: want the warm container", warm.PID, r.PID)
 	}
@@ -176,7 +186,7 @@ func TestDockerImageFunction(t *testing.T) {
 // removes containers a previous run left behind.
 func TestDockerLauncherRemovesLeftovers(t *testing.T) {
 	d, cli, owner := dockerLauncher(t)
-	ref := pushEchoImage(t, cli)
+	ref := pushEchoImage(t, cli, "v1", "/bootstrap")
 	out, err := os.CreateTemp(t.TempDir(), "out")
 	if err != nil {
 		t.Fatal(err)
@@ -206,5 +216,25 @@ func TestDockerLauncherRemovesLeftovers(t *testing.T) {
 	}
 	if err := p.Kill(); err != nil {
 		t.Errorf("Kill of a removed container: %v", err)
+	}
+}
+
+// TestDockerImageWithoutEntrypoint: an image that names nothing to run is
+// the function's Runtime.InvalidEntrypoint, and leaves no container.
+func TestDockerImageWithoutEntrypoint(t *testing.T) {
+	d, cli, owner := dockerLauncher(t)
+	ref := pushEchoImage(t, cli, "noentry")
+	e := newEnv(t, envOpts{images: d})
+	if _, err := e.client.CreateFunction(e.ctx, &lsdk.CreateFunctionInput{
+		FunctionName: aws.String("noentry"), Role: aws.String(testRole), PackageType: types.PackageTypeImage,
+		Code: &types.FunctionCode{ImageUri: aws.String(ref)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if f := failure(t, e.invoke("noentry", "", `{}`)); f.ErrorType != "Runtime.InvalidEntrypoint" {
+		t.Errorf("invoking an image without entry point: %+v, want Runtime.InvalidEntrypoint", f)
+	}
+	if n := ownedContainers(t, cli, owner); n != 0 {
+		t.Errorf("%d containers left, want 0", n)
 	}
 }
