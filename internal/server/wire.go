@@ -66,8 +66,9 @@ func (s *Server) openParts(ctx context.Context) error {
 	// speeds up; CodeDeploy stamps createTime on the same clock so that
 	// durations it reports (completeTime - createTime) add up.
 	clk := clock.Scaled(s.cfg.TimeScale)
+	// (s.cfg.Now, always set by New, is the real clock or a test's.)
 	cdNow := s.cfg.Now
-	if cdNow == nil {
+	if s.cfg.TimeScale > 1 {
 		cdNow = clk.Now
 	}
 	// SNS: topics for trigger notifications and alarm actions, delivered
