@@ -243,12 +243,24 @@ func (s *Server) openParts(ctx context.Context) error {
 	// Lambda runs functions as host processes through the Runtime API; the
 	// functions reach cutover's APIs with the root key. It serves Lambda
 	// deployments and the hook functions of every deployment.
+	// On the docker runtime, PackageType Image functions run in containers.
+	// Lambda keeps real time under --time-scale: a function's timeout
+	// bounds real work, which the scale does not speed up.
 	root := creds.Root()
+	var images lambda.Launcher
+	if s.cfg.Runtime == "docker" {
+		dl, err := lambda.NewDockerLauncher(ctx, lambda.DockerOptions{Owner: s.owner("functions"), Log: s.log.With("component", "lambda-docker")})
+		if err != nil {
+			return fmt.Errorf("server: connecting Lambda to Docker: %w", err)
+		}
+		s.closers = append(s.closers, dl.Close)
+		images = dl
+	}
 	fns, err := lambda.New(lambda.Config{
 		Region:          s.cfg.Region,
 		AccountID:       s.cfg.AccountID,
 		Store:           db,
-		Clock:           clk,
+		Images:          images,
 		Log:             s.log.With("service", "lambda"),
 		DataDir:         filepath.Join(s.cfg.DataDir, "lambda"),
 		Objects:         bundleReader{objects},
