@@ -359,6 +359,13 @@ type host struct {
 	dirty bool
 	// touched: a command went to the host or its target moved.
 	touched bool
+	// batched: the pass read the host's commands in one batch (see
+	// prefetch); known is the state of the command current then, found
+	// whether it was issued at all.
+	batched bool
+	knownID string
+	known   agentcmd.CommandState
+	found   bool
 }
 
 func (h *host) save() {
@@ -495,6 +502,9 @@ func (e *Engine) advanceHosts(ctx context.Context, d *codedeploy.Deployment, st 
 	if len(hosts) == 0 {
 		return nil
 	}
+	if err := e.prefetch(ctx, d, hosts); err != nil {
+		return err
+	}
 	work := make(chan *host)
 	var (
 		wg    sync.WaitGroup
@@ -522,6 +532,61 @@ func (e *Engine) advanceHosts(ctx context.Context, d *codedeploy.Deployment, st 
 	close(work)
 	wg.Wait()
 	return first
+}
+
+// statusBatcher is the agent command service's batch read. With it, a pass
+// over a fleet reads the commands of every host it advances in one store
+// transaction instead of one per host, which is what bounds the time from
+// a host finishing one event to its next command with thousands of hosts.
+// *agentcmd.Service satisfies it.
+type statusBatcher interface {
+	Statuses(ctx context.Context, ids []string) (map[string]agentcmd.CommandState, error)
+}
+
+// prefetch reads the current command of every host in one batch when the
+// command service can; hostCommand then takes the state from the host.
+func (e *Engine) prefetch(ctx context.Context, d *codedeploy.Deployment, hosts []*host) error {
+	b, ok := e.cfg.Agents.(statusBatcher)
+	if !ok {
+		return nil
+	}
+	var ids []string
+	for _, h := range hosts {
+		ev := currentEvent(&h.rec.Target)
+		if ev == nil || ev.LifecycleEventName == evBlockTraffic || ev.LifecycleEventName == evAllowTraffic {
+			continue
+		}
+		h.knownID = commandID(d.DeploymentID, h.rec.InstanceName, ev.LifecycleEventName)
+		ids = append(ids, h.knownID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	states, err := b.Statuses(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("reading the commands of %d instances of %s: %w", len(ids), d.DeploymentID, err)
+	}
+	for _, h := range hosts {
+		h.batched = true
+		if h.knownID != "" {
+			h.known, h.found = states[h.knownID]
+		}
+	}
+	return nil
+}
+
+// commandStatus is how the command id stands: from the pass's batch when
+// it read it; a later command of the same pass was not issued yet as far
+// as the batch knew, and issuing it again is harmless (Issue ignores a
+// repeated id), so it is not read at all.
+func (e *Engine) commandStatus(ctx context.Context, h *host, id string) (agentcmd.CommandState, error) {
+	switch {
+	case h.batched && h.knownID == id && h.found:
+		return h.known, nil
+	case h.batched:
+		return agentcmd.CommandState{}, agentcmd.ErrNotFound
+	}
+	return e.cfg.Agents.Status(ctx, id)
 }
 
 // commandID names an instance's lifecycle command: the same for a retried
@@ -604,7 +669,7 @@ func skipRest(t *codedeploy.InstanceTarget) {
 // command's diagnostics are the agent's.
 func (e *Engine) hostCommand(ctx context.Context, d *codedeploy.Deployment, st *serverState, h *host, event string) (bool, *codedeploy.Diagnostics, error) {
 	id := commandID(d.DeploymentID, h.rec.InstanceName, event)
-	cs, err := e.cfg.Agents.Status(ctx, id)
+	cs, err := e.commandStatus(ctx, h, id)
 	if errors.Is(err, agentcmd.ErrNotFound) {
 		if err := e.cfg.Agents.Issue(ctx, e.command(d, st, h, event, id)); err != nil {
 			if errors.Is(err, agentcmd.ErrInvalidCommand) {

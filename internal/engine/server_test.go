@@ -36,6 +36,7 @@ type fakeAgents struct {
 	silent  map[string]bool
 	held    map[string]bool
 	cancels int
+	batches int
 }
 
 type fakeCmd struct {
@@ -103,6 +104,26 @@ func (f *fakeAgents) Status(ctx context.Context, id string) (agentcmd.CommandSta
 		}
 	}
 	return x.state, nil
+}
+
+// Statuses is the batch read (statusBatcher): Status for each issued id.
+// batches counts its calls.
+func (f *fakeAgents) Statuses(ctx context.Context, ids []string) (map[string]agentcmd.CommandState, error) {
+	f.mu.Lock()
+	f.batches++
+	f.mu.Unlock()
+	out := map[string]agentcmd.CommandState{}
+	for _, id := range ids {
+		st, err := f.Status(ctx, id)
+		if errors.Is(err, agentcmd.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = st
+	}
+	return out, nil
 }
 
 func (f *fakeAgents) end(x *fakeCmd, st agentcmd.Status, d agentcmd.Diagnostics) {
