@@ -189,6 +189,8 @@ type State struct {
 	Deployed []string `json:"deployedDigests,omitempty"`
 	// Active is the rule's deployment in flight.
 	Active *Attempt `json:"activeDeployment,omitempty"`
+	// LastStatus is how the rule's last deployment ended.
+	LastStatus string `json:"lastDeploymentStatus,omitempty"`
 	// Pending is the newest image waiting for Active to end (only one).
 	Pending *Image `json:"pendingImage,omitempty"`
 	// Seq numbers the rule's history events.
@@ -438,7 +440,8 @@ func (s *Service) follow(ctx context.Context, r *Rule, o *outcome) {
 	if !terminal(status) {
 		return
 	}
-	o.st.Active, o.st.Pending = nil, nil
+	o.st.Active = nil
+	o.st.LastStatus = status
 	s.note(o, r, DecisionCompleted, "deployment "+status, a.Image, a.DeploymentID)
 }
 
@@ -476,6 +479,10 @@ func (s *Service) decide(ctx context.Context, r *Rule, img Image, o *outcome) {
 		return
 	case slices.Contains(o.st.Deployed, img.Digest):
 		o.st.Pending = nil
+		last := o.st.Deployed[len(o.st.Deployed)-1] == img.Digest
+		if last && (o.st.Active != nil || o.st.LastStatus == "" || o.st.LastStatus == "Succeeded") {
+			return // what the rule deployed last and still runs: nothing to say
+		}
 		s.note(o, r, DecisionSkipped, "already deployed by this rule", img, "")
 		return
 	case o.st.Active != nil:
@@ -502,6 +509,7 @@ func (s *Service) decide(ctx context.Context, r *Rule, img Image, o *outcome) {
 	default:
 		o.st.Deployed = append(o.st.Deployed, img.Digest)
 		o.st.Pending = nil
+		o.st.LastStatus = ""
 		if d.ID != "" {
 			o.st.Active = &Attempt{Image: img, DeploymentID: d.ID, Started: s.clk.Now()}
 		}
