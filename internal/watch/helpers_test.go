@@ -76,8 +76,8 @@ func (f *fakeRegistry) Tags(_ context.Context, repo name.Repository, _ *Credenti
 // fakeECS is one cluster of services with task definitions.
 type fakeECS struct {
 	mu       sync.Mutex
-	services map[string]*ECSService     // service name → service
-	taskDefs map[string][]Container     // ARN → containers
+	services map[string]*ECSService // service name → service
+	taskDefs map[string][]Container // ARN → containers
 	revs     int
 	updates  []string
 }
@@ -219,6 +219,7 @@ type env struct {
 	ecs *fakeECS
 	cd  *fakeCodeDeploy
 	svc *Service
+	url string
 }
 
 func newEnv(t *testing.T) *env {
