@@ -54,7 +54,12 @@ func (s *Service) prepareServer(ctx context.Context, g *DeploymentGroup, loc *Re
 		return "", awsproto.Errorf(exc, "Bundle type %q cannot be deployed to the Server compute platform: it must be tar, tgz or zip.", bt)
 	}
 	if g.DeploymentStyle != nil && str(g.DeploymentStyle.DeploymentType) == "BLUE_GREEN" {
-		return "", awsproto.Errorf("InvalidDeploymentStyleException", "Blue/green deployments to servers are not implemented yet in cutover: deployment group %s must use IN_PLACE.", g.DeploymentGroupName)
+		// cutover has no Auto Scaling to copy a group from: the replacement
+		// fleet is always made of registered instances (DISCOVER_EXISTING).
+		if bg := g.BlueGreenDeploymentConfiguration; bg != nil && bg.GreenFleetProvisioningOption != nil &&
+			str(bg.GreenFleetProvisioningOption.Action) == "COPY_AUTO_SCALING_GROUP" {
+			return "", awsproto.Errorf("InvalidDeploymentStyleException", "Deployment group %s provisions its replacement fleet with COPY_AUTO_SCALING_GROUP, which cutover cannot do (it has no Auto Scaling): use DISCOVER_EXISTING with targetInstances.", g.DeploymentGroupName)
+		}
 	}
 	box := s.server.bundles.Load()
 	if box == nil || box.b == nil {
@@ -99,6 +104,33 @@ func (s *Service) GroupInstances(ctx context.Context, g *DeploymentGroupInfo, na
 			continue
 		}
 		out = append(out, in)
+	}
+	slices.SortFunc(out, func(a, b InstanceInfo) int { return strings.Compare(a.InstanceName, b.InstanceName) })
+	return out, nil
+}
+
+// ReplacementInstances lists the registered on-premises instances a
+// blue/green Server deployment's targetInstances selects (its Green
+// fleet, DISCOVER_EXISTING), sorted by name. Nothing is selected without
+// tagFilters or an ec2TagSet: autoScalingGroups name nothing in cutover.
+func (s *Service) ReplacementInstances(ctx context.Context, t *TargetInstances) ([]InstanceInfo, error) {
+	if t == nil || (len(t.TagFilters) == 0 && (t.EC2TagSet == nil || len(t.EC2TagSet.EC2TagSetList) == 0)) {
+		return nil, nil
+	}
+	var all []InstanceInfo
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		all, _, err = listJSON[InstanceInfo](tx, kindInstance, store.ListOptions{})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing on-premises instances: %w", err)
+	}
+	var out []InstanceInfo
+	for _, in := range all {
+		if in.Registered() && targetInstancesSelect(t, in.Tags) {
+			out = append(out, in)
+		}
 	}
 	slices.SortFunc(out, func(a, b InstanceInfo) int { return strings.Compare(a.InstanceName, b.InstanceName) })
 	return out, nil

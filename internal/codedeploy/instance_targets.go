@@ -324,6 +324,9 @@ func (s *Service) pageIDs(scope string, ids []string, next *string) ([]string, s
 
 func (s *Service) listServerTargets(ctx context.Context, d *Deployment, in *listDeploymentTargetsInput) (*listDeploymentTargetsOutput, error) {
 	labels := in.TargetFilters["ServerInstanceLabel"]
+	if err := checkInstanceLabels(labels); err != nil {
+		return nil, err
+	}
 	if len(labels) > 0 && !isBlueGreen(d) {
 		return nil, awsproto.Errorf("InvalidDeploymentInstanceTypeException", "Deployment %s is an in-place deployment: its instances have no Blue or Green label to filter on.", d.DeploymentID)
 	}
@@ -338,6 +341,22 @@ func (s *Service) listServerTargets(ctx context.Context, d *Deployment, in *list
 		return nil, err
 	}
 	return &listDeploymentTargetsOutput{TargetIDs: page, NextToken: next}, nil
+}
+
+// Instance labels of a blue/green Server deployment: the original fleet
+// and its replacement.
+const (
+	LabelBlue  = "Blue"
+	LabelGreen = "Green"
+)
+
+func checkInstanceLabels(labels []string) error {
+	for _, l := range labels {
+		if l != LabelBlue && l != LabelGreen {
+			return awsproto.Errorf("InvalidInstanceTypeException", "Instance label %q is invalid: it must be Blue or Green.", l)
+		}
+	}
+	return nil
 }
 
 func isBlueGreen(d *Deployment) bool {
@@ -427,6 +446,9 @@ type listDeploymentInstancesOutput struct {
 }
 
 func (s *Service) listServerInstances(ctx context.Context, d *Deployment, in *listDeploymentInstancesInput) (*listDeploymentInstancesOutput, error) {
+	if err := checkInstanceLabels(in.InstanceTypeFilter); err != nil {
+		return nil, err
+	}
 	if len(in.InstanceTypeFilter) > 0 && !isBlueGreen(d) {
 		return nil, awsproto.Errorf("InvalidDeploymentInstanceTypeException", "Deployment %s is an in-place deployment: its instances have no Blue or Green type to filter on.", d.DeploymentID)
 	}

@@ -90,6 +90,19 @@ type serverState struct {
 	// has something to undo; HadPrevious: there is a revision to go back to.
 	Touched     bool `json:"touched,omitempty"`
 	HadPrevious bool `json:"hadPrevious,omitempty"`
+
+	// BlueGreen: the deployment moves traffic from the group's instances
+	// (Blue) to a replacement fleet (Green); see server_bluegreen.go.
+	BlueGreen bool `json:"blueGreen,omitempty"`
+	// Revision is what a blue/green rollback's commands name when the group
+	// had no earlier revision (it installs nothing).
+	Revision *codedeploy.RevisionLocation `json:"revision,omitempty"`
+	// RerouteRoom is how many Green instances take traffic at once,
+	// fixed when rerouting starts.
+	RerouteRoom   int       `json:"rerouteRoom,omitempty"`
+	Rerouted      bool      `json:"rerouted,omitempty"`
+	ReadyDeadline time.Time `json:"readyDeadline,omitzero"`
+	TerminateAt   time.Time `json:"terminateAt,omitzero"`
 }
 
 // hostState is the engine's part of one instance record.
@@ -105,6 +118,13 @@ type hostState struct {
 	// AgentIssue: the instance failed because its agent never took a
 	// command.
 	AgentIssue bool `json:"agentIssue,omitempty"`
+	// Stage is the last stage of a blue/green deployment the instance was
+	// started in; Held the stage it finished (it waits before the next
+	// one's first event).
+	Stage int `json:"stage,omitempty"`
+	Held  int `json:"held,omitempty"`
+	// Stopped: a terminated Blue instance's ApplicationStop was issued.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 func (st *serverState) stepName() string { return st.Step }
@@ -112,20 +132,31 @@ func (st *serverState) stepName() string { return st.Step }
 // event: a fleet has no single event in progress.
 func (st *serverState) event() string { return "" }
 
-func (st *serverState) changedWorld() bool { return st.Touched && st.HadPrevious }
+// changedWorld: an in-place deployment changed hosts that can go back to
+// an earlier revision; a blue/green one moved traffic that can go back to
+// Blue.
+func (st *serverState) changedWorld() bool {
+	if st.BlueGreen {
+		return st.Rerouted
+	}
+	return st.Touched && st.HadPrevious
+}
 
 func (st *serverState) rollbackOf() string { return st.RollbackOf }
 
 // forRollback: an in-place rollback is a new deployment of the group's
 // last successful revision to the instances the failed one reached.
 func (st *serverState) forRollback(of string) run {
-	return &serverState{Step: serverStepStart, RollbackOf: of}
+	return &serverState{Step: serverStepStart, RollbackOf: of, BlueGreen: st.BlueGreen}
 }
 
 // target: a Server deployment's targets are records of their own.
 func (st *serverState) target(*codedeploy.Deployment) codedeploy.EventTarget { return nil }
 
 func (st *serverState) step(ctx context.Context, e *Engine, d *codedeploy.Deployment, now time.Time, out *outcome) error {
+	if st.BlueGreen || (st.Step == serverStepStart && isBlueGreen(d)) {
+		return e.blueGreenStep(ctx, d, st, now, out)
+	}
 	switch st.Step {
 	case serverStepStart:
 		return e.serverStart(ctx, d, st, now, out)
@@ -366,6 +397,10 @@ type host struct {
 	knownID string
 	known   agentcmd.CommandState
 	found   bool
+	// hold is the event a blue/green stage ends before ("" for the last
+	// event), stage the stage's number.
+	hold  string
+	stage int
 }
 
 func (h *host) save() {
@@ -607,6 +642,11 @@ func (e *Engine) advanceHost(ctx context.Context, d *codedeploy.Deployment, st *
 			return nil
 		}
 		name := ev.LifecycleEventName
+		if h.hold != "" && name == h.hold && ev.Status == codedeploy.EventPending {
+			h.st.Held = h.stage
+			h.save()
+			return nil
+		}
 		if ev.Status == codedeploy.EventPending {
 			startEvent(t, name, now)
 			t.Touch(now)
@@ -718,14 +758,22 @@ func (e *Engine) timeoutDiagnostics(ctx context.Context, h *host, event string, 
 }
 
 func (e *Engine) command(d *codedeploy.Deployment, st *serverState, h *host, event, id string) agentcmd.Command {
-	l := d.FullRevision.S3Location
+	rev := d.FullRevision
+	if rev == nil || rev.S3Location == nil {
+		rev = st.Revision
+	}
+	l := rev.S3Location
+	deploymentType := "IN_PLACE"
+	if st.BlueGreen {
+		deploymentType = "BLUE_GREEN"
+	}
 	spec := agentcmd.Spec{
 		ApplicationName: d.ApplicationName, DeploymentID: d.DeploymentID, DeploymentGroupName: d.DeploymentGroupName,
 		DeploymentGroupID: st.GroupID,
 		Revision: agentcmd.Revision{RevisionType: agentcmd.RevisionS3, S3Revision: &agentcmd.S3Revision{
 			Bucket: deref(l.Bucket), Key: deref(l.Key), BundleType: deref(l.BundleType), Version: deref(l.Version), ETag: strings.Trim(deref(l.ETag), `"`)}},
 		DeploymentCreator: d.Creator,
-		DeploymentType:    "IN_PLACE",
+		DeploymentType:    deploymentType,
 		AppSpecFilename:   defaultAppSpecFilename,
 	}
 	if d.FileExistsBehavior != "" {
@@ -831,7 +879,7 @@ func (e *Engine) lbFailure(err error, what string) (bool, *codedeploy.Diagnostic
 // and those in progress Failed (as AWS counts stopped instances). It is
 // idempotent, so a retried finish repeats it harmlessly.
 func (st *serverState) end(ctx context.Context, e *Engine, d *codedeploy.Deployment, f *failure, now time.Time) (*codedeploy.DeploymentOverview, error) {
-	if e.cfg.Agents != nil && st.Step == serverStepDeploy {
+	if e.cfg.Agents != nil && st.Step != serverStepStart {
 		if err := e.cfg.Agents.Cancel(ctx, d.DeploymentID); err != nil {
 			return nil, fmt.Errorf("cancelling the commands of %s: %w", d.DeploymentID, err)
 		}
@@ -847,8 +895,12 @@ func (st *serverState) end(ctx context.Context, e *Engine, d *codedeploy.Deploym
 		case codedeploy.EventPending:
 			skipRest(t)
 			t.Status = codedeploy.EventSkipped
-		case codedeploy.EventInProgress:
-			if ev := currentEvent(t); ev != nil {
+		case codedeploy.EventInProgress, codedeploy.TargetReady:
+			var hs hostState
+			_ = json.Unmarshal(r.EngineState, &hs)
+			// A Green instance waiting between stages has no event under
+			// way: its remaining events are only Skipped.
+			if ev := currentEvent(t); ev != nil && (hs.Held == 0 || ev.Status == codedeploy.EventInProgress) {
 				endEvent(t, ev.LifecycleEventName, codedeploy.EventFailed, now,
 					&codedeploy.Diagnostics{ErrorCode: "UnknownError", Message: fmt.Sprintf("The deployment ended (%s) while this event was in progress.", f.code)})
 			}
