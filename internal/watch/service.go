@@ -44,6 +44,7 @@ type Config struct {
 	// Registry reads registries; nil is a RemoteRegistry with DockerConfig.
 	Registry     Registry
 	DockerConfig string
+	ECR          ECRTokens
 	// ECS, CodeDeploy and Lambda are the services the watcher deploys
 	// through; a rule whose target needs a missing one fails its actions.
 	ECS        ECS
@@ -119,7 +120,7 @@ func New(cfg Config) (*Service, error) {
 			Help: "Time one rule check takes, registry round trips and any deployment creation included.", Buckets: prometheus.DefBuckets}),
 	}
 	if s.reg == nil {
-		s.reg = &RemoteRegistry{DockerConfig: cfg.DockerConfig, Now: s.clk.Now}
+		s.reg = &RemoteRegistry{DockerConfig: cfg.DockerConfig, ECR: cfg.ECR, Now: s.clk.Now}
 	}
 	tok, err := s.loadToken(context.Background(), cfg.NotificationToken)
 	if err != nil {
