@@ -58,7 +58,7 @@ func (s *Service) prepareServer(ctx context.Context, g *DeploymentGroup, loc *Re
 		// fleet is always made of registered instances (DISCOVER_EXISTING).
 		if bg := g.BlueGreenDeploymentConfiguration; bg != nil && bg.GreenFleetProvisioningOption != nil &&
 			str(bg.GreenFleetProvisioningOption.Action) == "COPY_AUTO_SCALING_GROUP" {
-			return "", awsproto.Errorf("InvalidDeploymentStyleException", "Deployment group %s provisions its replacement fleet with COPY_AUTO_SCALING_GROUP, which cutover cannot do (it has no Auto Scaling): use DISCOVER_EXISTING with targetInstances.", g.DeploymentGroupName)
+			return "", awsproto.Errorf("InvalidAutoScalingGroupException", "Deployment group %s provisions its replacement fleet with COPY_AUTO_SCALING_GROUP, and cutover has no Auto Scaling group to copy: use DISCOVER_EXISTING with targetInstances.", g.DeploymentGroupName)
 		}
 	}
 	box := s.server.bundles.Load()
