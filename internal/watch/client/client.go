@@ -30,7 +30,11 @@ type Client struct {
 	Endpoint    string // e.g. http://127.0.0.1:7700
 	Region      string
 	Credentials aws.CredentialsProvider
-	HTTP        *http.Client // nil: http.DefaultClient
+	// HTTP sends the requests (an *http.Client or the AWS config's
+	// HTTPClient, which carries a custom CA bundle); nil: http.DefaultClient.
+	HTTP interface {
+		Do(*http.Request) (*http.Response, error)
+	}
 }
 
 // APIError is an error the server answered with.
@@ -64,11 +68,12 @@ func (c *Client) Call(ctx context.Context, op string, in, out any) error {
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, c.Region, time.Now()); err != nil {
 		return fmt.Errorf("%s: signing: %w", op, err)
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
+	var resp *http.Response
+	if c.HTTP != nil {
+		resp, err = c.HTTP.Do(req)
+	} else {
+		resp, err = http.DefaultClient.Do(req)
 	}
-	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
