@@ -95,7 +95,11 @@ func TestServerBlueGreen(t *testing.T) {
 		fail, hold map[string]string
 		// beforeEnd runs when the deployment is Ready (STOP_DEPLOYMENT),
 		// after the hold took hold, or not at all.
-		ready      func(t *testing.T, f *fleet, id string)
+		ready func(t *testing.T, f *fleet, id string)
+		// until says when ready runs (default: the deployment is Ready, or
+		// the held host got a command).
+		until      func(d *codedeploy.Deployment) bool
+		quick      bool // TERMINATE ends before its wait
 		status     types.DeploymentStatus
 		code       string
 		instances  string
@@ -108,6 +112,15 @@ func TestServerBlueGreen(t *testing.T) {
 			instances: "b1=Blue:Succeeded b2=Blue:Succeeded g1=Green:Succeeded g2=Green:Succeeded g3=Green:Succeeded"},
 		{name: "TERMINATE after the wait", opts: bgOpts{config: "CodeDeployDefault.HalfAtATime", termination: types.InstanceActionTerminate},
 			status: types.DeploymentStatusSucceeded, tg: allGreen, blueStops: true,
+			instances: "b1=Blue:Succeeded b2=Blue:Succeeded g1=Green:Succeeded g2=Green:Succeeded g3=Green:Succeeded"},
+		{name: "TERMINATE wait skipped", opts: bgOpts{config: "CodeDeployDefault.AllAtOnce", termination: types.InstanceActionTerminate},
+			until: func(d *codedeploy.Deployment) bool { return d.InstanceTerminationWaitTimeStarted },
+			ready: func(t *testing.T, f *fleet, id string) {
+				if _, err := f.client.SkipWaitTimeForInstanceTermination(f.ctx, &cd.SkipWaitTimeForInstanceTerminationInput{DeploymentId: aws.String(id)}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			status: types.DeploymentStatusSucceeded, tg: allGreen, blueStops: true, quick: true,
 			instances: "b1=Blue:Succeeded b2=Blue:Succeeded g1=Green:Succeeded g2=Green:Succeeded g3=Green:Succeeded"},
 		{name: "STOP_DEPLOYMENT continued", opts: bgOpts{config: "CodeDeployDefault.AllAtOnce", termination: types.InstanceActionKeepAlive, ready: types.DeploymentReadyActionStopDeployment},
 			ready: func(t *testing.T, f *fleet, id string) {
@@ -161,6 +174,9 @@ func TestServerBlueGreen(t *testing.T) {
 			start := f.clk.Now()
 			if c.ready != nil {
 				err := f.drive(f.engine, id, func(d *codedeploy.Deployment) bool {
+					if c.until != nil {
+						return c.until(d)
+					}
 					if c.hold != nil {
 						return slices.ContainsFunc(f.agents.order, func(x string) bool { return strings.Contains(x, "/g2/") })
 					}
@@ -206,8 +222,8 @@ func TestServerBlueGreen(t *testing.T) {
 				t.Errorf("blue ApplicationStop %v, want %v: %v", stops, c.blueStops, cmds)
 			}
 			if c.blueStops {
-				if !d.InstanceTerminationWaitTimeStarted || d.CompleteTime.Sub(start) < 5*time.Minute {
-					t.Errorf("terminated without the wait: started %v, took %v", d.InstanceTerminationWaitTimeStarted, d.CompleteTime.Sub(start))
+				if took := d.CompleteTime.Sub(start); !d.InstanceTerminationWaitTimeStarted || (took < 5*time.Minute) != c.quick {
+					t.Errorf("termination wait started %v, deployment took %v (wait skipped: %v)", d.InstanceTerminationWaitTimeStarted, took, c.quick)
 				}
 			}
 			if c.status == types.DeploymentStatusSucceeded {

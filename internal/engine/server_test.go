@@ -36,7 +36,8 @@ type fakeAgents struct {
 	silent  map[string]bool
 	held    map[string]bool
 	cancels int
-	batches int
+	// batches counts Statuses calls, singles Status calls.
+	batches, singles int
 }
 
 type fakeCmd struct {
@@ -82,6 +83,11 @@ func (f *fakeAgents) Issue(ctx context.Context, c agentcmd.Command) error {
 func (f *fakeAgents) Status(ctx context.Context, id string) (agentcmd.CommandState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.singles++
+	return f.status(id)
+}
+
+func (f *fakeAgents) status(id string) (agentcmd.CommandState, error) {
 	x, ok := f.cmds[id]
 	if !ok {
 		return agentcmd.CommandState{}, agentcmd.ErrNotFound
@@ -110,11 +116,11 @@ func (f *fakeAgents) Status(ctx context.Context, id string) (agentcmd.CommandSta
 // batches counts its calls.
 func (f *fakeAgents) Statuses(ctx context.Context, ids []string) (map[string]agentcmd.CommandState, error) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.batches++
-	f.mu.Unlock()
 	out := map[string]agentcmd.CommandState{}
 	for _, id := range ids {
-		st, err := f.Status(ctx, id)
+		st, err := f.status(id)
 		if errors.Is(err, agentcmd.ErrNotFound) {
 			continue
 		}
@@ -752,5 +758,24 @@ func TestServerCrashMidFleet(t *testing.T) {
 				t.Fatalf("crash %s at %d: load balancer %v, want %v", phase, at, got.lb, want.lb)
 			}
 		}
+	}
+}
+
+// TestServerStatusBatch: a pass reads the commands of the hosts it
+// advances in one Statuses call, never one Status per host, and issues a
+// host's next command without reading it first; every command is issued
+// once.
+func TestServerStatusBatch(t *testing.T) {
+	f := newFleet(t, 4)
+	f.group("g", serverGroupOpts{config: "CodeDeployDefault.AllAtOnce"})
+	id := f.deploy("g", "app.tgz", nil)
+	if d := f.run(id); d.Status != types.DeploymentStatusSucceeded {
+		t.Fatalf("%s %+v", d.Status, d.ErrorInformation)
+	}
+	if f.agents.singles != 0 || f.agents.batches == 0 {
+		t.Fatalf("%d Status calls, %d Statuses calls", f.agents.singles, f.agents.batches)
+	}
+	if n := len(f.agents.commands(id)); n != 4*7 || f.agents.issues != n {
+		t.Fatalf("%d commands, %d Issue calls", n, f.agents.issues)
 	}
 }
