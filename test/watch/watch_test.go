@@ -135,7 +135,7 @@ func (e *env) push(v, tag string) string {
 func (e *env) setUp(image string) {
 	tg := func(name string) string {
 		arn := e.aws("elbv2", "create-target-group", "--name", name, "--protocol", "HTTP", "--port", "8080", "--target-type", "ip",
-			"--vpc-id", "vpc-local", "--health-check-path", "/health", "--health-check-interval-seconds", "5",
+			"--vpc-id", "vpc-local", "--health-check-path", "/health", "--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "2",
 			"--healthy-threshold-count", "2", "--query", "TargetGroups[0].TargetGroupArn", "--output", "text")
 		e.aws("elbv2", "modify-target-group-attributes", "--target-group-arn", arn, "--attributes", "Key=deregistration_delay.timeout_seconds,Value=1")
 		return arn
