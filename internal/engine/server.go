@@ -540,6 +540,11 @@ func (e *Engine) advanceHosts(ctx context.Context, d *codedeploy.Deployment, st 
 	if err := e.prefetch(ctx, d, hosts); err != nil {
 		return err
 	}
+	// The hosts whose command ended first get their next one first: their
+	// Issue calls queue for the store's writer, and first come, first
+	// served keeps the longest wait for a next command short.
+	hosts = slices.Clone(hosts)
+	slices.SortStableFunc(hosts, func(a, b *host) int { return a.endedAt().Compare(b.endedAt()) })
 	work := make(chan *host)
 	var (
 		wg    sync.WaitGroup
@@ -608,6 +613,15 @@ func (e *Engine) prefetch(ctx context.Context, d *codedeploy.Deployment, hosts [
 		}
 	}
 	return nil
+}
+
+// endedAt is when the host's current command ended, as the pass's batch
+// read it; far in the future when it has not (or was not read).
+func (h *host) endedAt() time.Time {
+	if h.found && h.known.Status.Ended() && !h.known.Ended.IsZero() {
+		return h.known.Ended
+	}
+	return time.Unix(1<<40, 0)
 }
 
 // commandStatus is how the command id stands: from the pass's batch when
