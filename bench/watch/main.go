@@ -6,18 +6,18 @@
 // measure ends when the watcher calls CreateDeployment (bench/deploy times
 // deployments themselves).
 //
-//	go run ./bench/watch [-n 20] [-interval 5s] [-polls 5] [-rules 500] [-rules-for 30s]
+//		go run ./bench/watch [-n 20] [-interval 5s] [-polls 5] [-rules 500] [-rules-for 30s]
 //
-//   - notification: push a new `latest`, POST the registry's notification
-//     envelope to the notification endpoint (over HTTP), and time from the
-//     end of the push to CreateDeployment (rule interval 1 h, so only the
-//     notification can explain the reaction); -n runs.
-//   - polling: push a new `latest` at a random point of the poll cycle and
-//     time from the end of the push to CreateDeployment; -polls runs. The
-//     bound is the interval plus its 10 % jitter plus the check itself.
-//   - many rules: -rules digest rules (interval 10 s) on one registry, one
-//     repository each, for -rules-for: registry requests per second, store
-//     writes per second, and the process's CPU use.
+//	  - notification: push a new `latest`, POST the registry's notification
+//	    envelope to the notification endpoint (over HTTP), and time from the
+//	    end of the push to CreateDeployment (rule interval 1 h, so only the
+//	    notification can explain the reaction); -n runs.
+//	  - polling: push a new `latest` at a random point of the poll cycle and
+//	    time from the end of the push to CreateDeployment; -polls runs. The
+//	    bound is the interval plus its 10 % jitter plus the check itself.
+//	  - many rules: -rules digest rules (interval 10 s) on one registry, one
+//	    repository each, for -rules-for: registry requests per second, store
+//	    writes per second, and the process's CPU use.
 package main
 
 import (
@@ -263,7 +263,9 @@ func main() {
 		*nRules, el.Round(time.Second), float64(reg.n.Load())/el.Seconds(), float64(st.writes.Load())/el.Seconds(), 100*cpu.Seconds()/el.Seconds())
 }
 
-func tv(t syscall.Timeval) time.Duration { return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond }
+func tv(t syscall.Timeval) time.Duration {
+	return time.Duration(t.Sec)*time.Second + time.Duration(t.Usec)*time.Microsecond
+}
 
 func mustJSON(v any) string {
 	b, err := json.Marshal(v)
