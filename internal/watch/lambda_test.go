@@ -27,7 +27,9 @@ func (f *fakeLambda) UpdateImage(_ context.Context, _, image string) (string, er
 	return fmt.Sprint(len(f.versions)), nil
 }
 
-func (f *fakeLambda) AliasVersion(context.Context, string, string) (string, error) { return f.alias, nil }
+func (f *fakeLambda) AliasVersion(context.Context, string, string) (string, error) {
+	return f.alias, nil
+}
 
 func TestLambdaImageFunctionTarget(t *testing.T) {
 	e := newEnv(t)
