@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,8 +72,10 @@ func (e *env) open() {
 	}
 	// The server's address is only known once it listens; the handler is
 	// installed after the service exists.
-	var h http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	// An atomic, because requests may come from another process (the AWS
+	// CLI), which gives the race detector no ordering with this goroutine.
+	var h atomic.Pointer[http.ServeMux]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.Load().ServeHTTP(w, r) }))
 	svc, err := New(Config{Region: testRegion, AccountID: testAccount, Store: db, Clock: e.clk, Log: quietLog(), PublicURL: srv.URL, Workers: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +87,7 @@ func (e *env) open() {
 	mux := http.NewServeMux()
 	mux.Handle(PublicPrefix, svc.PublicHandler())
 	mux.Handle("/", rt)
-	h = mux
+	h.Store(mux)
 	e.db, e.svc, e.srv = db, svc, srv
 	t.Cleanup(e.close)
 }
