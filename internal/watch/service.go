@@ -396,8 +396,10 @@ func (s *Service) Check(ctx context.Context, name string) (*State, error) {
 		} else {
 			s.checks.WithLabelValues("error").Inc()
 		}
+		if err.Error() != rec.State.LastError {
+			s.log.Warn("watch rule could not read its registry", "rule", r.Name, "image", r.Image, "err", err)
+		}
 		s.note(o, r, DecisionCheckFailed, err.Error(), Image{}, "")
-		s.log.Warn("watch rule could not read its registry", "rule", r.Name, "image", r.Image, "err", err)
 	} else {
 		s.checks.WithLabelValues("ok").Inc()
 		o.st.LastError = ""

@@ -247,7 +247,7 @@ func digestOf(ref string) string {
 func TestPushDeploysNewLatest(t *testing.T) {
 	e := newEnv(t)
 	v1 := e.push("v1", "latest")
-	e.setUp(v1)
+	e.setUp(e.reg.Host + "/versionserver@" + digestOf(v1))
 	ctx := context.Background()
 	repo := e.reg.Host + "/versionserver"
 	target := map[string]any{"kind": watch.TargetCodeDeployECS, "applicationName": "web", "deploymentGroupName": "web-bg"}
@@ -261,10 +261,13 @@ func TestPushDeploysNewLatest(t *testing.T) {
 		"intervalSeconds": 5, "target": target}, nil); err != nil {
 		t.Fatal(err)
 	}
-	// v1 is running: the first check sees it and deploys nothing.
+	// The service runs v1 by digest: the first check sees it and deploys nothing.
 	deadline := time.Now().Add(30 * time.Second)
 	for e.rule("web").State.LastCheck == nil && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
+	}
+	if st := e.rule("web").State; len(st.DeployedDigests) != 1 || st.Active != nil {
+		t.Fatalf("first check: %+v, want v1 recorded as running and no deployment", st)
 	}
 
 	v2 := e.push("v2", "latest")
@@ -293,7 +296,7 @@ func TestPushDeploysNewLatest(t *testing.T) {
 func TestSemverSkipsPrerelease(t *testing.T) {
 	e := newEnv(t)
 	v1 := e.push("v1", "1.4.0")
-	e.setUp(v1)
+	e.setUp(e.reg.Host + "/versionserver@" + digestOf(v1))
 	e.push("rc", "2.0.0-rc1")
 	v15 := e.push("v1.5", "1.5.0")
 	if err := e.wc.Call(context.Background(), "CreateWatchRule", map[string]any{"name": "sv", "image": e.reg.Host + "/versionserver",

@@ -40,8 +40,18 @@ type handlerClient struct {
 }
 
 func (c handlerClient) Do(req *http.Request) (*http.Response, error) {
+	// A server-side request carries Host and RequestURI, which a client
+	// request leaves to the URL; the signature covers the host.
+	r := req.Clone(awsproto.WithPrincipal(req.Context(), c.p))
+	if r.Host == "" {
+		r.Host = req.URL.Host
+	}
+	r.RequestURI = req.URL.RequestURI()
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
 	rec := httptest.NewRecorder()
-	c.h.ServeHTTP(rec, req.WithContext(awsproto.WithPrincipal(req.Context(), c.p)))
+	c.h.ServeHTTP(rec, r)
 	return rec.Result(), nil
 }
 

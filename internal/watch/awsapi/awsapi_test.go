@@ -13,9 +13,14 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/cutover/cutover/internal/awsproto"
+	"github.com/cutover/cutover/internal/awsproto/sigv4"
 	ecssvc "github.com/cutover/cutover/internal/ecs"
 	"github.com/cutover/cutover/internal/store/sqlite"
 )
+
+type keys map[string]sigv4.Credential
+
+func (k keys) Lookup(id string) (sigv4.Credential, bool) { c, ok := k[id]; return c, ok }
 
 // The adapter against cutover's real ECS service, reached in process.
 func TestECSAdapterClonesAndUpdates(t *testing.T) {
@@ -30,9 +35,13 @@ func TestECSAdapterClonesAndUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://in-process"),
+	// Through the real router, so the SDK's signature is checked as the
+	// server checks it.
+	rt := awsproto.NewRouter(sigv4.New(keys{"AKID": {AccessKeyID: "AKID", SecretAccessKey: "secret", Root: true}}, "us-east-1", nil), log)
+	svc.JSON().Register(rt, 1<<20, "ecs")
+	c := ecs.New(ecs.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://cutover.internal"),
 		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
-		HTTPClient:  HandlerClient(svc.JSON(), awsproto.Principal{AccessKeyID: "AKID", Root: true})})
+		HTTPClient:  HandlerClient(rt, awsproto.Principal{AccessKeyID: "AKID", Root: true})})
 	if _, err := c.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("default")}); err != nil {
 		t.Fatal(err)
 	}
