@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -292,5 +293,62 @@ func TestServerBlueGreenNoReplacement(t *testing.T) {
 	d := f.run(f.deploy("bg", "v2.tgz", nil))
 	if d.Status != types.DeploymentStatusFailed || code(d) != "NO_INSTANCES" {
 		t.Fatalf("%s %+v", d.Status, d.ErrorInformation)
+	}
+}
+
+// TestServerBlueGreenCrash: an engine that crashes at any step of a
+// blue/green deployment, before or after storing it, leaves the next one
+// to finish it exactly as an uninterrupted run does: the same instances,
+// each command issued once, the same target group.
+func TestServerBlueGreenCrash(t *testing.T) {
+	type result struct {
+		status, instances, tg string
+		commands              []string
+	}
+	runOnce := func(phase string, crashAt int) result {
+		f := bgFleet(t, bgOpts{config: "CodeDeployDefault.AllAtOnce", termination: types.InstanceActionTerminate})
+		f.agents.fail["g2"] = "ValidateService"
+		id := f.deployGreen()
+		passes := 0
+		first := f.newServerEngine("first", func(_, _, p string) error {
+			if p != phase {
+				return nil
+			}
+			if passes++; passes == crashAt {
+				return errCrash
+			}
+			return nil
+		})
+		err := f.drive(first, id, nil)
+		if crashAt > 0 {
+			if !errors.Is(err, errCrash) {
+				return result{}
+			}
+			if err := f.drive(f.newServerEngine("second", nil), id, nil); err != nil {
+				t.Fatalf("after a crash at %s %d: %v", phase, crashAt, err)
+			}
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		d := f.get(id)
+		cmds := f.agents.commands(id)
+		slices.Sort(cmds)
+		return result{status: string(d.Status) + " " + code(d), instances: f.labels(id), tg: f.targets.state(blueTG), commands: cmds}
+	}
+	want := runOnce("", 0)
+	if want.status != "Succeeded " || want.tg != "10.0.1.1:8080,10.0.1.3:8080" {
+		t.Fatalf("uninterrupted run: %+v", want)
+	}
+	for _, phase := range []string{"effect", "stored"} {
+		// Every fifth stored step keeps the test quick.
+		for at := 1; ; at += 5 {
+			got := runOnce(phase, at)
+			if got.status == "" {
+				break
+			}
+			if got.status != want.status || got.instances != want.instances || got.tg != want.tg || !slices.Equal(got.commands, want.commands) {
+				t.Fatalf("crash %s at %d:\n got %+v\nwant %+v", phase, at, got, want)
+			}
+		}
 	}
 }
