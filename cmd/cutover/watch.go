@@ -110,7 +110,7 @@ func newWatchAddCommand() *cobra.Command {
 	f.StringVar(&in.Target.DeploymentGroup, "deployment-group", "", "CodeDeploy deployment group to deploy with")
 	f.StringVar(&in.Target.Container, "container", "", "container whose image is replaced (default: the only or the load-balanced one)")
 	f.StringVar(&in.Target.Cluster, "cluster", "", "ECS cluster of --service (ECS controller target)")
-	f.StringVar(&in.Target.Service, "service", "", "ECS service with the ECS controller, updated in place")
+	f.StringVar(&in.Target.Service, "service", "", "ECS service with the ECS controller (updated in place) or EXTERNAL (new primary task set)")
 	f.StringVar(&in.Target.Function, "function", "", "Lambda image function (with --alias, --application, --deployment-group)")
 	f.StringVar(&in.Target.Alias, "alias", "", "alias of --function that CodeDeploy shifts")
 	f.DurationVar(&interval, "interval", time.Minute, "polling interval (whole seconds, 1s to 24h)")

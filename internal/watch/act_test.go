@@ -143,6 +143,13 @@ func TestECSServiceTargetUpdatesInPlace(t *testing.T) {
 	if st.Active != nil || e.cd.count() != 0 {
 		t.Fatalf("an in-place update needs no CodeDeploy deployment: %+v", st)
 	}
+	// An EXTERNAL service gets a new primary task set.
+	e.create(RuleInput{Name: "ext", Image: repo, PolicyExpression: "digest:latest",
+		Target: Target{Kind: TargetECSService, Cluster: "default", Service: "ext", Container: "web"}})
+	e.check("ext")
+	if got := e.ecs.image("ext", "web"); got != repo+"@"+digest('a') || e.ecs.updates[len(e.ecs.updates)-1] != "taskset:"+e.ecs.services["ext"].TaskDefinition {
+		t.Fatalf("external service image = %s, updates %v", got, e.ecs.updates)
+	}
 	// A CODE_DEPLOY service is refused with a reason.
 	e.create(RuleInput{Name: "wrong", Image: repo, PolicyExpression: "digest:latest",
 		Target: Target{Kind: TargetECSService, Cluster: "default", Service: "web"}})

@@ -89,6 +89,7 @@ func newFakeECS() *fakeECS {
 	f.services["web"] = &ECSService{Cluster: "default", Name: "web", TaskDefinition: "arn:td/web:1", Controller: "CODE_DEPLOY",
 		LoadBalancers: []LoadBalancer{{ContainerName: "web", ContainerPort: 8080}}}
 	f.services["plain"] = &ECSService{Cluster: "default", Name: "plain", TaskDefinition: "arn:td/web:1", Controller: "ECS"}
+	f.services["ext"] = &ECSService{Cluster: "default", Name: "ext", TaskDefinition: "arn:td/web:1", Controller: "EXTERNAL"}
 	return f
 }
 
@@ -130,6 +131,14 @@ func (f *fakeECS) UpdateService(_ context.Context, cluster, service, td string) 
 	defer f.mu.Unlock()
 	f.services[service].TaskDefinition = td
 	f.updates = append(f.updates, td)
+	return nil
+}
+
+func (f *fakeECS) ReplaceTaskSet(_ context.Context, cluster, service, td string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.services[service].TaskDefinition = td
+	f.updates = append(f.updates, "taskset:"+td)
 	return nil
 }
 

@@ -20,7 +20,8 @@ const (
 	// TargetCodeDeployECS: the ECS service of a CodeDeploy deployment group
 	// (blue/green through CodeDeploy).
 	TargetCodeDeployECS = "CodeDeployECS"
-	// TargetECSService: an ECS service with the ECS controller, updated in place.
+	// TargetECSService: an ECS service with the ECS controller (updated in
+	// place) or the EXTERNAL controller (given a new primary task set).
 	TargetECSService = "ECSService"
 	// TargetCodeDeployLambda: a Lambda image function whose alias a
 	// CodeDeploy deployment group shifts.

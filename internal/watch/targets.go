@@ -21,6 +21,10 @@ type ECS interface {
 	// family, identical but for container's image, and returns its ARN.
 	CloneTaskDefinition(ctx context.Context, taskDefinition, container, image string) (string, error)
 	UpdateService(ctx context.Context, cluster, service, taskDefinition string) error
+	// ReplaceTaskSet does for an EXTERNAL-controller service what its
+	// controller would: a task set of taskDefinition at 100 %, made
+	// primary, the other task sets deleted.
+	ReplaceTaskSet(ctx context.Context, cluster, service, taskDefinition string) error
 }
 
 // ECSService is the part of a service the watcher reads.
@@ -174,12 +178,20 @@ func (a *actor) deployECSService(ctx context.Context, r *Rule, image string) (*d
 	if err != nil {
 		return nil, fmt.Errorf("describing ECS service %s/%s: %w", t.Cluster, t.Service, err)
 	}
-	if svc.Controller != "" && svc.Controller != "ECS" {
-		return nil, fmt.Errorf("ECS service %s has the %s deployment controller; a rule updates only services with the ECS controller (use a CodeDeploy target for CODE_DEPLOY)", t.Service, svc.Controller)
+	switch svc.Controller {
+	case "", "ECS", "EXTERNAL":
+	default:
+		return nil, fmt.Errorf("ECS service %s has the %s deployment controller; use a CodeDeploy target for it", t.Service, svc.Controller)
 	}
 	taskDef, _, err := a.cloneFor(ctx, svc, t.Container, image)
 	if err != nil {
 		return nil, err
+	}
+	if svc.Controller == "EXTERNAL" {
+		if err := a.ecs.ReplaceTaskSet(ctx, t.Cluster, t.Service, taskDef); err != nil {
+			return nil, fmt.Errorf("replacing the task set of ECS service %s/%s with %s: %w", t.Cluster, t.Service, taskDef, err)
+		}
+		return &deployment{Detail: "primary task set now runs task definition " + taskDef}, nil
 	}
 	if err := a.ecs.UpdateService(ctx, t.Cluster, t.Service, taskDef); err != nil {
 		return nil, fmt.Errorf("updating ECS service %s/%s to %s: %w", t.Cluster, t.Service, taskDef, err)

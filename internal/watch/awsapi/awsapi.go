@@ -149,6 +149,51 @@ func (a ECS) UpdateService(ctx context.Context, cluster, service, td string) err
 	return err
 }
 
+// ReplaceTaskSet creates a task set of td shaped like the service's
+// primary one (load balancers, network, launch type), scales it to 100 %,
+// makes it primary and deletes the others.
+func (a ECS) ReplaceTaskSet(ctx context.Context, cluster, service, td string) error {
+	in := &ecs.DescribeServicesInput{Services: []string{service}}
+	if cluster != "" {
+		in.Cluster = aws.String(cluster)
+	}
+	out, err := a.Client.DescribeServices(ctx, in)
+	if err != nil {
+		return err
+	}
+	if len(out.Services) == 0 {
+		return fmt.Errorf("service %s not found", service)
+	}
+	s := out.Services[0]
+	create := &ecs.CreateTaskSetInput{Cluster: s.ClusterArn, Service: s.ServiceArn, TaskDefinition: aws.String(td),
+		ExternalId: aws.String("cutover-watch"), LoadBalancers: s.LoadBalancers, NetworkConfiguration: s.NetworkConfiguration,
+		LaunchType: s.LaunchType, Scale: &ecstypes.Scale{Unit: ecstypes.ScaleUnitPercent, Value: 100}}
+	for _, ts := range s.TaskSets {
+		if aws.ToString(ts.Status) == "PRIMARY" {
+			create.LoadBalancers, create.NetworkConfiguration, create.LaunchType = ts.LoadBalancers, ts.NetworkConfiguration, ts.LaunchType
+			create.CapacityProviderStrategy, create.PlatformVersion = ts.CapacityProviderStrategy, ts.PlatformVersion
+		}
+	}
+	made, err := a.Client.CreateTaskSet(ctx, create)
+	if err != nil {
+		return fmt.Errorf("creating a task set: %w", err)
+	}
+	id := aws.ToString(made.TaskSet.Id)
+	if _, err := a.Client.UpdateServicePrimaryTaskSet(ctx, &ecs.UpdateServicePrimaryTaskSetInput{Cluster: s.ClusterArn, Service: s.ServiceArn,
+		PrimaryTaskSet: aws.String(id)}); err != nil {
+		return fmt.Errorf("making task set %s primary: %w", id, err)
+	}
+	for _, ts := range s.TaskSets {
+		if aws.ToString(ts.Id) == id {
+			continue
+		}
+		if _, err := a.Client.DeleteTaskSet(ctx, &ecs.DeleteTaskSetInput{Cluster: s.ClusterArn, Service: s.ServiceArn, TaskSet: ts.Id, Force: aws.Bool(true)}); err != nil {
+			return fmt.Errorf("deleting the former task set %s: %w", aws.ToString(ts.Id), err)
+		}
+	}
+	return nil
+}
+
 // CodeDeploy is watch.CodeDeploy over the CodeDeploy API.
 type CodeDeploy struct{ Client *codedeploy.Client }
 

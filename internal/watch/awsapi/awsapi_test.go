@@ -89,6 +89,38 @@ func TestECSAdapterClonesAndUpdates(t *testing.T) {
 	if s, _ := a.DescribeService(ctx, "default", "web"); s.TaskDefinition != arn {
 		t.Fatalf("service task definition = %s, want %s", s.TaskDefinition, arn)
 	}
+	// An EXTERNAL service: the clone becomes the primary task set.
+	if _, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("default"), ServiceName: aws.String("ext"),
+		DesiredCount: aws.Int32(0), DeploymentController: &ecstypes.DeploymentController{Type: ecstypes.DeploymentControllerTypeExternal}}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.CreateTaskSet(ctx, &ecs.CreateTaskSetInput{Cluster: aws.String("default"), Service: aws.String("ext"), TaskDefinition: td.TaskDefinition.TaskDefinitionArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateServicePrimaryTaskSet(ctx, &ecs.UpdateServicePrimaryTaskSetInput{Cluster: aws.String("default"), Service: aws.String("ext"), PrimaryTaskSet: first.TaskSet.Id}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ReplaceTaskSet(ctx, "default", "ext", arn); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := c.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("default"), Services: []string{"ext"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []string
+	for _, ts := range ds.Services[0].TaskSets {
+		if aws.ToString(ts.Status) != "DRAINING" {
+			live = append(live, aws.ToString(ts.Status)+" "+aws.ToString(ts.TaskDefinition))
+		}
+	}
+	if len(live) != 1 || live[0] != "PRIMARY "+arn {
+		t.Fatalf("task sets after ReplaceTaskSet = %v, want only the clone, primary", live)
+	}
+	if s, _ := a.DescribeService(ctx, "default", "ext"); s.Controller != "EXTERNAL" || s.TaskDefinition != arn {
+		t.Errorf("external service = %+v", s)
+	}
+
 	if _, err := a.DescribeService(ctx, "default", "nope"); err == nil {
 		t.Fatal("a missing service described")
 	}
