@@ -270,3 +270,36 @@ func waitFor(t *testing.T, ok func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Two replicas on one store: only the lease holder polls.
+func TestOneReplicaPolls(t *testing.T) {
+	e := newEnv(t)
+	e.reg.push(repo, "latest", digest('a'))
+	e.create(bgRule("web"))
+	a, err := New(Config{Store: e.db, Clock: e.clk, Log: quietLog(), Registry: e.reg, ECS: e.ecs, CodeDeploy: e.cd, Owner: "a", NotificationToken: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Config{Store: e.db, Clock: e.clk, Log: quietLog(), Registry: e.reg, ECS: e.ecs, CodeDeploy: e.cd, Owner: "b", NotificationToken: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.holdLease(e.ctx) {
+		t.Fatal("a did not get the free lease")
+	}
+	if b.holdLease(e.ctx) {
+		t.Fatal("b got the lease a holds")
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 2)
+	go func() { done <- a.Run(ctx) }()
+	go func() { done <- b.Run(ctx) }()
+	defer func() { cancel(); <-done; <-done }()
+	waitFor(t, func() bool { return e.cd.count() == 1 })
+	if err := e.clk.BlockUntil(ctx, 2); err != nil { // both wait on the clock
+		t.Fatal(err)
+	}
+	if n := e.cd.count(); n != 1 {
+		t.Fatalf("deployments = %d, want 1", n)
+	}
+}

@@ -241,8 +241,8 @@ func (s *Service) Notify(ctx context.Context, pushes []Push) ([]string, error) {
 // notification does not wait for a long pass over many rules to end.
 func (s *Service) checkSoon(names []string) {
 	ctx := s.runCtx()
-	if ctx == nil {
-		return // no poller: the rules are due and the next pass takes them
+	if ctx == nil || !s.holdLease(ctx) {
+		return // the rules are due: the polling replica's next pass takes them
 	}
 	for _, n := range names {
 		go func() {

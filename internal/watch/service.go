@@ -55,6 +55,10 @@ type Config struct {
 	NotificationToken string
 	// Workers bounds concurrent rule checks (default 8).
 	Workers int
+	// Owner names this replica in the store lease that lets one replica
+	// poll at a time (several servers on one PostgreSQL store); empty means
+	// this is the only server and no lease is taken.
+	Owner string
 	// FollowInterval is how often a rule with a deployment in flight looks
 	// at it (default 5 s, or the rule's interval when that is shorter).
 	FollowInterval time.Duration
@@ -248,6 +252,17 @@ func (s *Service) Run(ctx context.Context) error {
 		s.mu.Unlock()
 	}()
 	for {
+		if !s.holdLease(ctx) {
+			// Another replica polls; try again when its lease may lapse.
+			t := s.clk.NewTimer(leaseTTL / 3)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C():
+			}
+			continue
+		}
 		next, err := s.CheckDue(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("watch pass failed", "err", err)
@@ -256,6 +271,11 @@ func (s *Service) Run(ctx context.Context) error {
 		wait := time.Hour
 		if !next.IsZero() {
 			wait = max(next.Sub(s.clk.Now()), 0)
+		}
+		if s.cfg.Owner != "" {
+			// Renew the lease in time, and pick up rules that a
+			// notification to another replica made due.
+			wait = min(wait, leaseTTL/3)
 		}
 		t := s.clk.NewTimer(wait)
 		select {
@@ -267,6 +287,22 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-t.C():
 		}
 	}
+}
+
+// leaseTTL is how long a replica polls for after its last renewal.
+const leaseTTL = 30 * time.Second
+
+// holdLease takes or renews the polling lease; without an Owner there is
+// none to take.
+func (s *Service) holdLease(ctx context.Context) bool {
+	if s.cfg.Owner == "" {
+		return true
+	}
+	_, err := s.st.AcquireLease(ctx, "watch/poller", s.cfg.Owner, leaseTTL)
+	if err != nil && !errors.Is(err, store.ErrLeaseHeld) && ctx.Err() == nil {
+		s.log.Error("watch: taking the polling lease", "err", err)
+	}
+	return err == nil
 }
 
 func (s *Service) runCtx() context.Context {
