@@ -303,3 +303,16 @@ func TestOneReplicaPolls(t *testing.T) {
 		t.Fatalf("deployments = %d, want 1", n)
 	}
 }
+
+// The same failure seen again is one history entry, even when each SDK
+// error carries its own request id.
+func TestRepeatedFailureRecordedOnce(t *testing.T) {
+	o := &outcome{}
+	for _, id := range []string{"209b199b-67f8", "15451349-53d0"} {
+		o.record(t0, "web", DecisionFailed, "reading deployment group: StatusCode: 400, RequestID: "+id+", api error Nope", Image{Digest: digest('a')}, "")
+	}
+	o.record(t0, "web", DecisionFailed, "another reason", Image{Digest: digest('a')}, "")
+	if len(o.events) != 2 {
+		t.Fatalf("events = %+v, want 2", o.events)
+	}
+}

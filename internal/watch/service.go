@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -379,8 +380,11 @@ type outcome struct {
 	events []Event
 }
 
+// requestID is the part of an SDK error that differs on every call.
+var requestID = regexp.MustCompile(`RequestID: [0-9A-Za-z-]+,? ?`)
+
 func (o *outcome) record(now time.Time, rule, decision, reason string, img Image, deploymentID string) {
-	key := decision + "|" + reason + "|" + img.Digest + "|" + deploymentID
+	key := decision + "|" + requestID.ReplaceAllString(reason, "") + "|" + img.Digest + "|" + deploymentID
 	if key == o.st.LastEvent {
 		return
 	}
