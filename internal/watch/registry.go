@@ -57,8 +57,9 @@ type RemoteRegistry struct {
 	// Now is the clock for ECR token expiry.
 	Now func() time.Time
 
-	mu       sync.Mutex
-	ecrCache map[string]ecrLogin
+	mu         sync.Mutex
+	ecrCache   map[string]ecrLogin
+	transports map[string]*cachedTransport
 }
 
 type ecrLogin struct {
@@ -67,47 +68,92 @@ type ecrLogin struct {
 }
 
 func (r *RemoteRegistry) Digest(ctx context.Context, repo name.Repository, tag string, creds *Credentials) (string, error) {
-	opts, ra, err := r.options(ctx, repo, creds)
+	opts, ct, err := r.options(ctx, repo, creds)
 	if err != nil {
 		return "", err
 	}
 	desc, err := remote.Head(repo.Tag(tag), opts...)
 	if err != nil {
-		return "", ra.wrap(fmt.Errorf("reading manifest %s:%s: %w", repo.Name(), tag, err))
+		return "", r.failed(repo, creds, ct, fmt.Errorf("reading manifest %s:%s: %w", repo.Name(), tag, err))
 	}
 	return desc.Digest.String(), nil
 }
 
 func (r *RemoteRegistry) Tags(ctx context.Context, repo name.Repository, creds *Credentials) ([]string, error) {
-	opts, ra, err := r.options(ctx, repo, creds)
+	opts, ct, err := r.options(ctx, repo, creds)
 	if err != nil {
 		return nil, err
 	}
 	tags, err := remote.List(repo, opts...)
 	if err != nil {
-		return nil, ra.wrap(fmt.Errorf("listing tags of %s: %w", repo.Name(), err))
+		return nil, r.failed(repo, creds, ct, fmt.Errorf("listing tags of %s: %w", repo.Name(), err))
 	}
 	return tags, nil
 }
 
-func (r *RemoteRegistry) options(ctx context.Context, repo name.Repository, creds *Credentials) ([]remote.Option, *retryAfter, error) {
-	auth, err := r.authenticator(ctx, repo, creds)
-	if err != nil {
-		return nil, nil, err
+// cachedTransport is an authenticated transport for one repository and
+// login, kept between checks: go-containerregistry then neither pings the
+// registry nor fetches a bearer token on every check (it refreshes the
+// token itself when the registry refuses it).
+type cachedTransport struct {
+	rt http.RoundTripper
+	ra *retryAfter
+}
+
+func transportKey(repo name.Repository, creds *Credentials) string {
+	k := repo.Name()
+	if creds != nil {
+		k += "\x00" + creds.Username + "\x00" + creds.Password
 	}
-	base := r.Transport
-	if base == nil {
-		base = http.DefaultTransport
+	return k
+}
+
+func (r *RemoteRegistry) options(ctx context.Context, repo name.Repository, creds *Credentials) ([]remote.Option, *cachedTransport, error) {
+	key := transportKey(repo, creds)
+	r.mu.Lock()
+	ct := r.transports[key]
+	r.mu.Unlock()
+	if ct == nil {
+		auth, err := r.authenticator(ctx, repo, creds)
+		if err != nil {
+			return nil, nil, err
+		}
+		base := r.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		ra := &retryAfter{base: base}
+		rt, err := transport.NewWithContext(ctx, repo.Registry, auth, ra, []string{repo.Scope(transport.PullScope)})
+		if err != nil {
+			return nil, nil, ra.wrap(fmt.Errorf("reaching registry %s: %w", repo.RegistryStr(), err))
+		}
+		ct = &cachedTransport{rt: rt, ra: ra}
+		r.mu.Lock()
+		if r.transports == nil {
+			r.transports = map[string]*cachedTransport{}
+		}
+		r.transports[key] = ct
+		r.mu.Unlock()
 	}
-	ra := &retryAfter{base: base}
-	return []remote.Option{
-		remote.WithContext(ctx),
-		remote.WithAuth(auth),
-		remote.WithTransport(ra),
-		// The poller has its own schedule; retrying inside one check would
-		// only hide rate limits and slow the other rules.
-		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
-	}, ra, nil
+	// A transport.Wrapper tells go-containerregistry to add no retries of
+	// its own: the poller has its own schedule, and retrying inside one
+	// check would only hide rate limits and slow the other rules.
+	return []remote.Option{remote.WithContext(ctx), remote.WithTransport(ct.rt)}, ct, nil
+}
+
+// failed forgets the transport of a failed call (a new login or a
+// restarted registry is picked up at the next check) and says whether the
+// failure was a rate limit.
+func (r *RemoteRegistry) failed(repo name.Repository, creds *Credentials, ct *cachedTransport, err error) error {
+	var te *transport.Error
+	if !errors.As(err, &te) || te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden {
+		r.mu.Lock()
+		if r.transports[transportKey(repo, creds)] == ct {
+			delete(r.transports, transportKey(repo, creds))
+		}
+		r.mu.Unlock()
+	}
+	return ct.ra.wrap(err)
 }
 
 // authenticator chooses the login: the rule's own credentials, else an ECR
@@ -198,20 +244,18 @@ func dockerConfigAuth(path, host string) (authn.AuthConfig, bool, error) {
 	return authn.AuthConfig{Username: ac.Username, Password: ac.Password, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}, true, nil
 }
 
-// retryAfter notes the Retry-After of a 429 or 503 answer, which
+// retryAfter notes the Retry-After of the last 429 or 503 answer, which
 // go-containerregistry's errors do not carry.
 type retryAfter struct {
 	base http.RoundTripper
 	mu   sync.Mutex
 	wait time.Duration
-	hit  bool
 }
 
 func (t *retryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
 	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		t.mu.Lock()
-		t.hit = true
 		t.wait = parseRetryAfter(resp.Header.Get("Retry-After"))
 		t.mu.Unlock()
 	}
@@ -219,10 +263,10 @@ func (t *retryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (t *retryAfter) wrap(err error) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	var te *transport.Error
-	if t.hit || (errors.As(err, &te) && te.StatusCode == http.StatusTooManyRequests) {
+	if errors.As(err, &te) && (te.StatusCode == http.StatusTooManyRequests || te.StatusCode == http.StatusServiceUnavailable) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
 		return &RateLimitError{RetryAfter: t.wait, Err: err}
 	}
 	return err

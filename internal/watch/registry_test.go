@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,10 +26,19 @@ import (
 // 127.0.0.1, behind basic auth when user is set, and a switch that makes
 // it answer 429.
 func startRegistry(t *testing.T, user, pass string) (host string, limited *bool) {
+	host, limited, _ = startCountingRegistry(t, user, pass)
+	return host, limited
+}
+
+func startCountingRegistry(t *testing.T, user, pass string) (host string, limited *bool, pings *atomic.Int64) {
 	t.Helper()
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	limited = new(bool)
+	pings = new(atomic.Int64)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			pings.Add(1)
+		}
 		if *limited {
 			w.Header().Set("Retry-After", "120")
 			http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}`, http.StatusTooManyRequests)
@@ -45,7 +55,7 @@ func startRegistry(t *testing.T, user, pass string) (host string, limited *bool)
 		reg.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://"), limited
+	return strings.TrimPrefix(srv.URL, "http://"), limited, pings
 }
 
 func pushRandom(t *testing.T, ref string, opts ...remote.Option) string {
@@ -67,7 +77,7 @@ func pushRandom(t *testing.T, ref string, opts ...remote.Option) string {
 
 func TestRemoteRegistry(t *testing.T) {
 	ctx := context.Background()
-	host, limited := startRegistry(t, "", "")
+	host, limited, pings := startCountingRegistry(t, "", "")
 	d1 := pushRandom(t, host+"/team/app:1.0.0")
 	d2 := pushRandom(t, host+"/team/app:latest")
 	repo, _ := name.NewRepository(host + "/team/app")
@@ -86,6 +96,10 @@ func TestRemoteRegistry(t *testing.T) {
 	}
 	if _, err := r.Digest(ctx, repo, "nope", nil); err == nil {
 		t.Fatal("Digest of a missing tag succeeded")
+	}
+	// The login is kept between checks: two pushes' pings, one check's.
+	if n := pings.Load(); n != 3 {
+		t.Errorf("registry pinged %d times, want 3 (two pushes and the first check)", n)
 	}
 
 	*limited = true
