@@ -21,6 +21,9 @@ import (
 // stops a canary deployment and rolls it back under load, an SNS HTTP
 // subscriber hears about it, and set-alarm-state stops a linear deployment.
 func TestAlarmsAndTriggers(t *testing.T) {
+	// Mostly waiting (health checks, alarm periods): it runs beside the
+	// blue/green tests.
+	t.Parallel()
 	e := newEnv(t, "process")
 	e.setUp()
 	sub := newSNSSubscriber(t)
