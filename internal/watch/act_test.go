@@ -316,3 +316,41 @@ func TestRepeatedFailureRecordedOnce(t *testing.T) {
 		t.Fatalf("events = %+v, want 2", o.events)
 	}
 }
+
+// What a rule has deployed survives a restart: a new service on the same
+// store deploys nothing again and keeps following the deployment in flight.
+func TestRestartRemembers(t *testing.T) {
+	e := newEnv(t)
+	e.reg.push(repo, "latest", digest('a'))
+	e.create(bgRule("web"))
+	e.check("web")
+	svc, err := New(Config{Store: e.db, Clock: e.clk, Log: quietLog(), Registry: e.reg, ECS: e.ecs, CodeDeploy: e.cd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	st := e.check("web")
+	if e.cd.count() != 1 || st.Active == nil || st.Active.DeploymentID != "d-000000001" {
+		t.Fatalf("after restart: %d deployments, state %+v", e.cd.count(), st)
+	}
+	e.cd.finish(0, "Succeeded")
+	e.check("web")
+	if e.cd.count() != 1 {
+		t.Fatalf("the image was deployed again after a restart")
+	}
+}
+
+func TestGeneratedTokenIsKept(t *testing.T) {
+	e := newEnv(t)
+	a, err := New(Config{Store: e.db, Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Config{Store: e.db, Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.NotificationToken() == "" || a.NotificationToken() != b.NotificationToken() {
+		t.Fatalf("tokens %q and %q", a.NotificationToken(), b.NotificationToken())
+	}
+}
