@@ -190,6 +190,27 @@ func (e *env) rule(name string) watch.RuleView {
 	return out.Rule
 }
 
+// waitDeployed waits for the rule's Deployed event for digest and says
+// how long it took to appear.
+func (e *env) waitDeployed(name, digest string, timeout time.Duration) time.Duration {
+	e.t.Helper()
+	start := time.Now()
+	for time.Since(start) < timeout {
+		var out struct{ Events []watch.EventView }
+		if err := e.wc.Call(context.Background(), "ListWatchEvents", map[string]any{"name": name}, &out); err != nil {
+			e.t.Fatal(err)
+		}
+		for _, ev := range out.Events {
+			if ev.Decision == watch.DecisionDeployed && ev.Digest == digest {
+				return time.Since(start)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("rule %s did not deploy %s within %v: %+v", name, digest, timeout, e.rule(name))
+	return 0
+}
+
 // waitDeployment waits for the rule's deployment of digest and for it to
 // succeed.
 func (e *env) waitDeployment(name, digest string, timeout time.Duration) string {
@@ -285,6 +306,13 @@ func TestPushDeploysNewLatest(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("notification: %s", resp.Status)
 	}
+	notified := time.Now()
+	// The next poll is an hour of server time (3 min real) away: a
+	// deployment within seconds is the notification's doing.
+	if took := e.waitDeployed("web", digestOf(v2), 10*time.Second); took > 5*time.Second {
+		t.Errorf("the deployment came %v after the notification", took)
+	}
+	t.Logf("push notification → deployment created: %v", time.Since(notified))
 	e.waitDeployment("web", digestOf(v2), 120*time.Second)
 	e.waitServing("v2", 60*time.Second)
 
