@@ -698,14 +698,21 @@ const (
 	listenPoll  = 100 * time.Millisecond
 )
 
-// accepting reports whether something listens on host:port.
+// accepting reports whether something listens on host:port. A port
+// published by Docker accepts connections through docker-proxy before the
+// container listens, then closes them at once; so a connection counts only
+// if it stays open (an HTTP server waits for the request) or sends data.
 func accepting(host string, port int) bool {
 	c, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(port)), 250*time.Millisecond)
 	if err != nil {
 		return false
 	}
-	c.Close()
-	return true
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	var b [1]byte
+	n, err := c.Read(b[:])
+	var ne net.Error
+	return n > 0 || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // drainThenStop deregisters a task that is to stop, waits while the load
