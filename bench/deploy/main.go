@@ -369,6 +369,8 @@ func (w *world) setUp(ctx context.Context, n int) error {
 		lbs = append(lbs, aws.ToString(out.LoadBalancers[0].LoadBalancerArn))
 	}
 	w.urls = make([]string, n)
+	listenersOf := make([][2]string, n)
+	tgsOf := make([][2]string, n)
 	for i := 0; i < n; i++ {
 		var tgs [2]string
 		for j, side := range []string{"a", "b"} {
@@ -398,7 +400,14 @@ func (w *world) setUp(ctx context.Context, n int) error {
 			}
 			listeners[j] = aws.ToString(out.Listeners[0].ListenerArn)
 		}
+		tgsOf[i] = tgs
 		w.urls[i] = fmt.Sprintf("http://127.0.0.1:%d/", ports[2*i])
+		listenersOf[i] = listeners
+	}
+	// Services start tasks, which take ports of their own: only once every
+	// listener holds its port.
+	for i := 0; i < n; i++ {
+		listeners, tgs := listenersOf[i], tgsOf[i]
 		svc := fmt.Sprintf("svc-%02d", i)
 		if _, err := w.ecs.CreateService(ctx, &ecs.CreateServiceInput{
 			Cluster: aws.String("bench"), ServiceName: aws.String(svc), TaskDefinition: aws.String(w.td["v1"]), DesiredCount: aws.Int32(1),
