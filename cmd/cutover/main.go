@@ -34,6 +34,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newVersionCommand(), newApplicationsCommand(), newDeployCommand(), newDeploymentsCommand(), newDemoAppCommand(), newAgentCommand())
+	root.AddCommand(newServerCommand(), newVersionCommand(), newApplicationsCommand(), newDeployCommand(), newDeploymentsCommand(), newDemoAppCommand(), newAgentCommand(), newWatchCommand())
 	return root
 }

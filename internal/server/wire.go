@@ -12,6 +12,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
+	awscd "github.com/aws/aws-sdk-go-v2/service/codedeploy"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+
 	"github.com/cutover/cutover/internal/agentcmd"
 	"github.com/cutover/cutover/internal/awsproto"
 	"github.com/cutover/cutover/internal/awsproto/jsonrpc"
@@ -32,6 +38,8 @@ import (
 	"github.com/cutover/cutover/internal/sns"
 	"github.com/cutover/cutover/internal/store/sqlite"
 	"github.com/cutover/cutover/internal/triggers"
+	"github.com/cutover/cutover/internal/watch"
+	"github.com/cutover/cutover/internal/watch/awsapi"
 )
 
 // openParts opens the store and credentials and registers every service on
@@ -297,11 +305,37 @@ func (s *Server) openParts(ctx context.Context) error {
 	// A deployment reacts to its alarms as soon as they change.
 	cw.OnStateChange(func(string, string, string) { eng.NotifyAll() })
 
+	// The registry watcher deploys new images. It acts through the same
+	// ECS, CodeDeploy and Lambda APIs a user calls, served in process by
+	// this router with the root key; registry notifications arrive on
+	// /watch/ (token-authenticated).
+	sdk := aws.Config{
+		Region:       s.cfg.Region,
+		Credentials:  awscreds.NewStaticCredentialsProvider(root.AccessKeyID, root.SecretAccessKey, ""),
+		HTTPClient:   awsapi.HandlerClient(s.router, awsproto.Principal{AccessKeyID: root.AccessKeyID, Root: true}),
+		BaseEndpoint: aws.String("http://cutover.internal"),
+	}
+	watcher, err := watch.New(watch.Config{
+		Store:      db,
+		Clock:      clk,
+		Log:        s.log.With("component", "watch"),
+		ECS:        awsapi.ECS{Client: awsecs.NewFromConfig(sdk)},
+		CodeDeploy: awsapi.CodeDeploy{Client: awscd.NewFromConfig(sdk)},
+		Lambda:     awsapi.Lambda{Client: awslambda.NewFromConfig(sdk)},
+		Owner:      s.owner("watch"),
+	})
+	if err != nil {
+		return fmt.Errorf("server: starting the registry watcher: %w", err)
+	}
+	watcher.Register(s.router)
+	public.Handle("/watch/", watcher.NotificationHandler())
+	s.registry.MustRegister(watcher.Collectors()...)
+
 	if !s.cfg.APIOnly {
 		if rt != nil {
 			s.loops = append(s.loops, ecsSvc.Run)
 		}
-		s.loops = append(s.loops, eng.Run, cw.Run, dispatcher.Run, topics.Run, agents.Run, func(ctx context.Context) error {
+		s.loops = append(s.loops, eng.Run, cw.Run, dispatcher.Run, topics.Run, agents.Run, watcher.Run, func(ctx context.Context) error {
 			// Alarm actions publish to SNS while the server runs.
 			cw.NotifySNS(ctx, topics)
 			return nil
