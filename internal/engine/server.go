@@ -576,9 +576,9 @@ func (e *Engine) advanceHosts(ctx context.Context, d *codedeploy.Deployment, st 
 
 // statusBatcher is the agent command service's batch read. With it, a pass
 // over a fleet reads the commands of every host it advances in one store
-// transaction instead of one per host, which is what bounds the time from
-// a host finishing one event to its next command with thousands of hosts.
-// *agentcmd.Service satisfies it.
+// transaction instead of two reads per host (the command that ended and
+// the next one), so that with thousands of hosts a pass is mostly the
+// writes of the next commands. *agentcmd.Service satisfies it.
 type statusBatcher interface {
 	Statuses(ctx context.Context, ids []string) (map[string]agentcmd.CommandState, error)
 }
