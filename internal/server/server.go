@@ -361,6 +361,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Addr is the bound HTTP address.
 func (s *Server) Addr() string { return s.httpLn.Addr().String() }
 
+// Runtime names the runtime ECS tasks run on (what --runtime auto chose).
+func (s *Server) Runtime() string { return s.cfg.Runtime }
+
 // TLSAddr is the bound HTTPS address, or "" when HTTPS is off.
 func (s *Server) TLSAddr() string {
 	if s.tlsLn == nil {

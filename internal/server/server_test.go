@@ -663,3 +663,18 @@ func TestCloudWatchAPI(t *testing.T) {
 		t.Fatal("a wrong secret was accepted")
 	}
 }
+
+// --runtime auto runs tasks as host processes when no Docker engine
+// answers (and in containers when one does; the docker runtime's own tests
+// cover that side).
+func TestRuntimeAutoFallsBackToProcesses(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
+	srv, err := server.New(t.Context(), server.Config{Addr: "127.0.0.1:0", TLSAddr: "", DataDir: t.TempDir(), Runtime: "auto"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	if got := srv.Runtime(); got != "process" {
+		t.Errorf("runtime %q, want process", got)
+	}
+}

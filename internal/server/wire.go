@@ -356,6 +356,20 @@ func lbSamples(px *proxy.Proxy) []cloudwatch.Sample {
 // openRuntime starts the container runtime ECS tasks run on.
 func (s *Server) openRuntime(ctx context.Context) (runtime.Runtime, error) {
 	var rt runtime.Runtime
+	if s.cfg.Runtime == "auto" {
+		// Docker when a Docker engine answers, else host processes.
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		d, err := docker.New(pctx, docker.Options{Owner: s.owner("tasks"), Log: s.log.With("component", "runtime")})
+		cancel()
+		if err == nil {
+			s.cfg.Runtime = "docker"
+			s.closers = append(s.closers, d.Close)
+			s.log.Info("runtime auto: a Docker engine answers; tasks run in containers")
+			return d, nil
+		}
+		s.cfg.Runtime = "process"
+		s.log.Info("runtime auto: no Docker engine answers; tasks run as host processes", "reason", err)
+	}
 	switch s.cfg.Runtime {
 	case "", "none":
 		return nil, nil
@@ -374,7 +388,7 @@ func (s *Server) openRuntime(ctx context.Context) (runtime.Runtime, error) {
 		}
 		rt = d
 	default:
-		return nil, fmt.Errorf("server: unknown runtime %q (want process, docker or none)", s.cfg.Runtime)
+		return nil, fmt.Errorf("server: unknown runtime %q (want process, docker, auto or none)", s.cfg.Runtime)
 	}
 	// Closing a runtime stops watching tasks but leaves them running, so a
 	// restarted server adopts them.
