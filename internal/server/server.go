@@ -56,6 +56,10 @@ type Config struct {
 	LBBind  string
 	Version string
 	Log     *slog.Logger
+	// S3Endpoint, when set, is an S3-compatible endpoint (AWS S3, MinIO,
+	// ...) that revision bundles and function code are read from instead of
+	// cutover's own S3; its credentials come from the standard AWS chain.
+	S3Endpoint string
 	// Now is the clock every service uses; nil means time.Now.
 	Now func() time.Time
 	// ShutdownTimeout bounds how long in-flight requests may take to finish

@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/codedeploy"
+	cdtypes "github.com/aws/aws-sdk-go-v2/service/codedeploy/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
@@ -676,5 +677,62 @@ func TestRuntimeAutoFallsBackToProcesses(t *testing.T) {
 	defer srv.Shutdown(context.Background())
 	if got := srv.Runtime(); got != "process" {
 		t.Errorf("runtime %q, want process", got)
+	}
+}
+
+// With --s3-endpoint, Server revisions are checked against another S3
+// (here a second cutover), read with the standard AWS credential chain.
+func TestExternalS3Endpoint(t *testing.T) {
+	store := start(t, t.TempDir())
+	id, secret, _ := store.RootCredentials()
+	objects := s3.New(s3.Options{
+		Region: region, BaseEndpoint: aws.String(store.Endpoint()), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""), RetryMaxAttempts: 1,
+	})
+	ctx := t.Context()
+	if _, err := objects.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bundles")}); err != nil {
+		t.Fatal(err)
+	}
+	put, err := objects.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bundles"), Key: aws.String("app/v1.tgz"), Body: strings.NewReader("bundle bytes")})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Setenv("AWS_ACCESS_KEY_ID", id)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Region: region, S3Endpoint: store.Endpoint(),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer srv.Shutdown(context.Background())
+	cid, csecret, _ := srv.RootCredentials()
+	cd := codedeploy.New(codedeploy.Options{Region: region, BaseEndpoint: aws.String(srv.Endpoint()),
+		Credentials: credentials.NewStaticCredentialsProvider(cid, csecret, ""), RetryMaxAttempts: 1})
+	if _, err := cd.CreateApplication(ctx, &codedeploy.CreateApplicationInput{ApplicationName: aws.String("app")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cd.CreateDeploymentGroup(ctx, &codedeploy.CreateDeploymentGroupInput{ApplicationName: aws.String("app"), DeploymentGroupName: aws.String("fleet"),
+		ServiceRoleArn: aws.String("arn:aws:iam::000000000000:role/CodeDeploy")}); err != nil {
+		t.Fatal(err)
+	}
+	deploy := func(key, etag string) error {
+		_, err := cd.CreateDeployment(ctx, &codedeploy.CreateDeploymentInput{ApplicationName: aws.String("app"), DeploymentGroupName: aws.String("fleet"),
+			Revision: &cdtypes.RevisionLocation{RevisionType: cdtypes.RevisionLocationTypeS3, S3Location: &cdtypes.S3Location{
+				Bucket: aws.String("bundles"), Key: aws.String(key), BundleType: cdtypes.BundleTypeTarGZip, ETag: aws.String(etag)}}})
+		return err
+	}
+	var bad *cdtypes.InvalidRevisionException
+	if err := deploy("app/missing.tgz", ""); !errors.As(err, &bad) {
+		t.Errorf("a bundle missing from the external S3: %v", err)
+	}
+	if err := deploy("app/v1.tgz", "0123456789abcdef0123456789abcdef"); !errors.As(err, &bad) {
+		t.Errorf("a wrong ETag: %v", err)
+	}
+	if err := deploy("app/v1.tgz", strings.Trim(*put.ETag, `"`)); err != nil {
+		t.Errorf("the bundle in the external S3: %v", err)
 	}
 }

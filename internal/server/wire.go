@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	awscd "github.com/aws/aws-sdk-go-v2/service/codedeploy"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/cutover/cutover/internal/agentcmd"
 	"github.com/cutover/cutover/internal/awsproto"
@@ -137,8 +139,20 @@ func (s *Server) openParts(ctx context.Context) error {
 	}
 	objects.Register(s.router)
 	// Server deployments' S3 revisions are checked against the stored
-	// bundles (bundleType, eTag, version).
-	cd.SetBundles(objects)
+	// bundles (bundleType, eTag, version), in cutover's S3 or the one
+	// --s3-endpoint names; Lambda reads function code from the same place.
+	var bundles bundleStore = objects
+	if s.cfg.S3Endpoint != "" {
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(s.cfg.Region))
+		if err != nil {
+			return fmt.Errorf("server: AWS configuration for --s3-endpoint: %w", err)
+		}
+		bundles = s3.Remote{Client: awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {
+			o.BaseEndpoint = aws.String(s.cfg.S3Endpoint)
+			o.UsePathStyle = true
+		})}
+	}
+	cd.SetBundles(bundles)
 
 	// The load balancer: the proxy binds listener ports on LBBind; the ELBv2
 	// control plane re-applies the stored configuration as it starts, so
@@ -271,7 +285,7 @@ func (s *Server) openParts(ctx context.Context) error {
 		Images:          images,
 		Log:             s.log.With("service", "lambda"),
 		DataDir:         filepath.Join(s.cfg.DataDir, "lambda"),
-		Objects:         bundleReader{objects},
+		Objects:         bundleReader{bundles},
 		EndpointURL:     s.Endpoint(),
 		AccessKeyID:     root.AccessKeyID,
 		SecretAccessKey: root.SecretAccessKey,
@@ -435,10 +449,17 @@ func (k credKeys) SecretSource() string {
 	return k.c.Path()
 }
 
+// bundleStore is where revision bundles and function code are read:
+// *s3.Service or s3.Remote.
+type bundleStore interface {
+	Head(ctx context.Context, bucket, key, version string) (s3.ObjectInfo, error)
+	Open(ctx context.Context, bucket, key, version string) (io.ReadCloser, s3.ObjectInfo, error)
+}
+
 // bundleReader reads S3 objects for Lambda's Code.S3Bucket.
-type bundleReader struct{ s3 *s3.Service }
+type bundleReader struct{ s bundleStore }
 
 func (b bundleReader) Open(ctx context.Context, bucket, key, version string) (io.ReadCloser, error) {
-	rc, _, err := b.s3.Open(ctx, bucket, key, version)
+	rc, _, err := b.s.Open(ctx, bucket, key, version)
 	return rc, err
 }
