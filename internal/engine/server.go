@@ -470,31 +470,8 @@ func (e *Engine) serverDeploy(ctx context.Context, d *codedeploy.Deployment, st 
 		stepErr = e.advanceHosts(ctx, d, st, starting, now)
 		count()
 	}
-	for _, h := range hosts {
-		st.Touched = st.Touched || h.touched
-	}
-	var changed []*codedeploy.ServerInstance
-	for _, h := range hosts {
-		if h.dirty {
-			changed = append(changed, h.rec)
-		}
-	}
-	if err := e.cd.PutServerInstances(ctx, d, changed); err != nil {
+	if err := e.storeHosts(ctx, d, st, hosts, stepErr, out); err != nil {
 		return err
-	}
-	if stepErr != nil {
-		return stepErr
-	}
-	if len(changed) > 0 {
-		out.progress = true
-	}
-	all := make([]*codedeploy.ServerInstance, len(hosts))
-	for i, h := range hosts {
-		all[i] = h.rec
-	}
-	ov := fleetOverview(all)
-	if d.DeploymentOverview == nil || *d.DeploymentOverview != *ov {
-		out.do(func(d *codedeploy.Deployment) { d.DeploymentOverview = ov })
 	}
 	switch {
 	case pending > 0 && failed >= room, pending == 0 && inProgress == 0 && succeeded < max(st.MinHealthy, 1) && st.Fleet > 0:
@@ -511,6 +488,37 @@ func (e *Engine) serverDeploy(ctx context.Context, d *codedeploy.Deployment, st 
 // healthFailure is the deployment's failure when too many instances
 // failed: AGENT_ISSUE when every one failed because its agent never took
 // its command, HEALTH_CONSTRAINTS otherwise.
+// storeHosts writes the instances a step changed (in one transaction),
+// then returns the step's error if it had one, and queues the deployment's
+// overview counted from every instance.
+func (e *Engine) storeHosts(ctx context.Context, d *codedeploy.Deployment, st *serverState, hosts []*host, stepErr error, out *outcome) error {
+	var changed []*codedeploy.ServerInstance
+	for _, h := range hosts {
+		st.Touched = st.Touched || h.touched
+		if h.dirty {
+			changed = append(changed, h.rec)
+		}
+	}
+	if err := e.cd.PutServerInstances(ctx, d, changed); err != nil {
+		return err
+	}
+	if stepErr != nil {
+		return stepErr
+	}
+	if len(changed) > 0 {
+		out.progress = true
+	}
+	recs := make([]*codedeploy.ServerInstance, len(hosts))
+	for i, h := range hosts {
+		recs[i] = h.rec
+	}
+	ov := fleetOverview(recs)
+	if d.DeploymentOverview == nil || *d.DeploymentOverview != *ov {
+		out.do(func(d *codedeploy.Deployment) { d.DeploymentOverview = ov })
+	}
+	return nil
+}
+
 func (e *Engine) healthFailure(hosts []*host) error {
 	agent, failed := 0, 0
 	for _, h := range hosts {

@@ -401,29 +401,8 @@ func (e *Engine) bgStage(ctx context.Context, d *codedeploy.Deployment, st *serv
 			next = "done"
 		}
 	}
-	var changed []*codedeploy.ServerInstance
-	for _, h := range all {
-		st.Touched = st.Touched || h.touched
-		if h.dirty {
-			changed = append(changed, h.rec)
-		}
-	}
-	if err := e.cd.PutServerInstances(ctx, d, changed); err != nil {
+	if err := e.storeHosts(ctx, d, st, all, stepErr, out); err != nil {
 		return err
-	}
-	if stepErr != nil {
-		return stepErr
-	}
-	if len(changed) > 0 {
-		out.progress = true
-	}
-	recsNow := make([]*codedeploy.ServerInstance, len(all))
-	for i, h := range all {
-		recsNow[i] = h.rec
-	}
-	ov := fleetOverview(recsNow)
-	if d.DeploymentOverview == nil || *d.DeploymentOverview != *ov {
-		out.do(func(d *codedeploy.Deployment) { d.DeploymentOverview = ov })
 	}
 	if fail != nil {
 		return fail
