@@ -57,6 +57,9 @@ func (s *Service) startDeployment(ctx context.Context, in *createDeploymentInput
 	if err != nil {
 		return nil, err
 	}
+	if err := checkReplacementFleet(g, in.TargetInstances); err != nil {
+		return nil, err
+	}
 
 	now := s.nowTime()
 	d := &Deployment{

@@ -78,6 +78,21 @@ func (s *Service) prepareServer(ctx context.Context, g *DeploymentGroup, loc *Re
 	return "", nil
 }
 
+// checkReplacementFleet refuses a blue/green deployment to servers that
+// does not say which instances are the replacement fleet: with
+// DISCOVER_EXISTING (the only option cutover has) the deployment's
+// targetInstances name them.
+func checkReplacementFleet(g *DeploymentGroup, t *TargetInstances) error {
+	if g.ComputePlatform != PlatformServer || g.DeploymentStyle == nil || str(g.DeploymentStyle.DeploymentType) != "BLUE_GREEN" {
+		return nil
+	}
+	if t == nil || (len(t.TagFilters) == 0 && t.EC2TagSet == nil) {
+		return awsproto.Errorf("InvalidTargetInstancesException",
+			"A blue/green deployment to deployment group %s needs targetInstances (tagFilters or ec2TagSet) naming the replacement instances.", g.DeploymentGroupName)
+	}
+	return nil
+}
+
 // GroupInstances lists the registered on-premises instances a Server
 // deployment group selects, sorted by name: those matching its
 // onPremisesInstanceTagFilters (any filter) or onPremisesTagSet (every

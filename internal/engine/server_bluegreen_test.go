@@ -287,10 +287,15 @@ func TestServerBlueGreenBatches(t *testing.T) {
 }
 
 // TestServerBlueGreenNoReplacement: without targetInstances there is no
-// Green fleet, and the deployment fails with NO_INSTANCES.
+// Green fleet to name, and CreateDeployment refuses the deployment;
+// targetInstances that match no instance fail it with NO_INSTANCES.
 func TestServerBlueGreenNoReplacement(t *testing.T) {
 	f := bgFleet(t, bgOpts{config: "CodeDeployDefault.AllAtOnce", termination: types.InstanceActionKeepAlive})
-	d := f.run(f.deploy("bg", "v2.tgz", nil))
+	_, err := f.client.CreateDeployment(f.ctx, &cd.CreateDeploymentInput{ApplicationName: aws.String("srv"), DeploymentGroupName: aws.String("bg"), Revision: bundle("v2.tgz")})
+	wantErr[*types.InvalidTargetInstancesException](t, err)
+	d := f.run(f.deploy("bg", "v2.tgz", func(in *cd.CreateDeploymentInput) {
+		in.TargetInstances = &types.TargetInstances{TagFilters: []types.EC2TagFilter{{Key: aws.String("fleet"), Value: aws.String("none"), Type: types.EC2TagFilterTypeKeyAndValue}}}
+	}))
 	if d.Status != types.DeploymentStatusFailed || code(d) != "NO_INSTANCES" {
 		t.Fatalf("%s %+v", d.Status, d.ErrorInformation)
 	}
