@@ -1,14 +1,9 @@
 package lambda
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -17,14 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	lsdk "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/moby/moby/client"
+
+	"github.com/cutover/cutover/test/ecs/ecstest"
 )
 
 // dockerLauncher connects to the daemon of test/dockerd.sh, or skips.
@@ -59,42 +49,17 @@ func dockerLauncher(t *testing.T) (*DockerLauncher, *client.Client, string) {
 // ENTRYPOINT (none: an image that says nothing to run), as tag.
 func pushEchoImage(t *testing.T, cli *client.Client, tag string, entrypoint ...string) string {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	exe, err := os.ReadFile(echoBootstrap(t))
+	reg, err := ecstest.StartRegistry()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	tw.WriteHeader(&tar.Header{Name: "bootstrap", Mode: 0o755, Size: int64(len(exe)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)})
-	tw.Write(exe)
-	tw.Close()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer.Bytes())), nil })
+	t.Cleanup(reg.Close)
+	if len(entrypoint) == 0 {
+		entrypoint = nil
+	}
+	ref, err := reg.PushBinary(echoBootstrap(t), "bootstrap", "echo", tag, entrypoint, map[string]string{"ECHO_FROM_IMAGE": "yes"})
 	if err != nil {
 		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config = v1.Config{Entrypoint: entrypoint, Env: []string{"ECHO_FROM_IMAGE=yes"}}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
-	ref := strings.TrimPrefix(srv.URL, "http://") + "/echo:" + tag
-	parsed, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(parsed, img); err != nil {
-		t.Fatalf("push %s: %v", ref, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

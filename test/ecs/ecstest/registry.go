@@ -54,13 +54,21 @@ func (r *Registry) Close() { r.srv.Close() }
 // static versionserver at /versionserver (its entry point), with env baked
 // into the image config, as Host/repo:tag, and returns that reference.
 func (r *Registry) PushVersionServer(bin, repo, tag string, env map[string]string) (string, error) {
+	return r.PushBinary(bin, "versionserver", repo, tag, []string{"/versionserver"}, env, "8080/tcp")
+}
+
+// PushBinary pushes a FROM-scratch linux/amd64 image whose only file is
+// the static binary bin at /file, with entrypoint (none: an image that says
+// nothing to run), env and exposed ports in its config, as Host/repo:tag,
+// and returns that reference.
+func (r *Registry) PushBinary(bin, file, repo, tag string, entrypoint []string, env map[string]string, ports ...string) (string, error) {
 	exe, err := os.ReadFile(bin)
 	if err != nil {
 		return "", err
 	}
 	var layerTar bytes.Buffer
 	tw := tar.NewWriter(&layerTar)
-	if err := tw.WriteHeader(&tar.Header{Name: "versionserver", Mode: 0o755, Size: int64(len(exe)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: file, Mode: 0o755, Size: int64(len(exe)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}); err != nil {
 		return "", err
 	}
 	tw.Write(exe)
@@ -86,7 +94,13 @@ func (r *Registry) PushVersionServer(bin, repo, tag string, env map[string]strin
 		envList = append(envList, k+"="+v)
 	}
 	sort.Strings(envList)
-	cf.Config = v1.Config{Entrypoint: []string{"/versionserver"}, Env: envList, ExposedPorts: map[string]struct{}{"8080/tcp": {}}}
+	cf.Config = v1.Config{Entrypoint: entrypoint, Env: envList}
+	if len(ports) > 0 {
+		cf.Config.ExposedPorts = map[string]struct{}{}
+		for _, p := range ports {
+			cf.Config.ExposedPorts[p] = struct{}{}
+		}
+	}
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		return "", err
