@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -34,27 +32,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	var dir string
-	if !testing.Short() {
-		var err error
-		dir, err = os.MkdirTemp("", "cutover-e2e-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		bins, buildErr = ecstest.Build(dir)
-	}
-	code := m.Run()
-	if bins.VersionServer != "" {
-		if n := ecstest.KillProcessesOf(bins.VersionServer); n > 0 {
-			fmt.Fprintf(os.Stderr, "test/ecs: killed %d leftover versionserver processes\n", n)
-		}
-	}
-	if dir != "" {
-		os.RemoveAll(dir)
-	}
-	os.Exit(code)
+	ecstest.Main(m, "test/ecs", func(dir string) { bins, buildErr = ecstest.Build(dir) })
 }
 
 func needBinaries(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -49,26 +48,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	var dir string
-	if !testing.Short() {
-		var err error
-		if dir, err = os.MkdirTemp("", "cutover-lambda-e2e-"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		art, buildErr = build(dir)
-	}
-	code := m.Run()
-	if art.bins.VersionServer != "" {
-		if n := ecstest.KillProcessesOf(art.bins.VersionServer); n > 0 {
-			fmt.Fprintf(os.Stderr, "test/lambda: killed %d leftover versionserver processes\n", n)
-		}
-	}
-	if dir != "" {
-		os.RemoveAll(dir)
-	}
-	os.Exit(code)
+	ecstest.Main(m, "test/lambda", func(dir string) { art, buildErr = build(dir) })
 }
 
 // build makes the server, the versionserver (for the ECS service) and

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -33,24 +32,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	var dir string
-	if !testing.Short() {
-		var err error
-		if dir, err = os.MkdirTemp("", "cutover-server-e2e-"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		bins, buildErr = ecstest.Build(dir)
-	}
-	code := m.Run()
-	if bins.VersionServer != "" {
-		ecstest.KillProcessesOf(bins.VersionServer)
-	}
-	if dir != "" {
-		os.RemoveAll(dir)
-	}
-	os.Exit(code)
+	ecstest.Main(m, "test/server", func(dir string) { bins, buildErr = ecstest.Build(dir) })
 }
 
 // host is one agent process and the application port it serves on.

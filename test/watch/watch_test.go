@@ -9,11 +9,9 @@ package watch_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -37,21 +35,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	var dir string
-	if !testing.Short() {
-		var err error
-		if dir, err = os.MkdirTemp("", "cutover-watch-bin-"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		bins, buildErr = ecstest.Build(dir)
-	}
-	code := m.Run()
-	if dir != "" {
-		os.RemoveAll(dir)
-	}
-	os.Exit(code)
+	ecstest.Main(m, "test/watch", func(dir string) { bins, buildErr = ecstest.Build(dir) })
 }
 
 type env struct {

@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -272,4 +274,33 @@ func ProcessesOf(exe string) int {
 		}
 	}
 	return n
+}
+
+// Main runs an end-to-end test package: unless -short, build gets a fresh
+// folder to build its binaries into (ecstest.Build, say); after the tests,
+// every process still running one of those binaries (task processes outlive
+// their server on purpose) is killed and the folder removed. It exits with
+// the tests' code.
+func Main(m *testing.M, name string, build func(dir string)) {
+	flag.Parse()
+	var dir string
+	if !testing.Short() {
+		var err error
+		if dir, err = os.MkdirTemp("", "cutover-"+strings.ReplaceAll(name, "/", "-")+"-bin-"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		build(dir)
+	}
+	code := m.Run()
+	if dir != "" {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if n := KillProcessesOf(filepath.Join(dir, e.Name())); n > 0 {
+				fmt.Fprintf(os.Stderr, "%s: killed %d leftover %s processes\n", name, n, e.Name())
+			}
+		}
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
 }
