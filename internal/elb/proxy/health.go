@@ -42,8 +42,8 @@ func normalizeHealth(hc HealthCheck) HealthCheck {
 }
 
 // checkLoop runs one target's health checks until ctx ends. The first check
-// runs at once so that a new target leaves initial after
-// HealthyThreshold-1 intervals rather than HealthyThreshold.
+// runs at once: a new target that passes it is in service without waiting
+// a whole interval.
 func (p *Proxy) checkLoop(ctx context.Context, g *group, t *target, hc HealthCheck, gen int) {
 	addr := t.addr
 	if hc.Port != "traffic-port" {

@@ -741,3 +741,40 @@ func TestNoGoroutineLeak(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestHealthThresholds checks ELB's two rules for leaving a bad state: a new
+// target is in service after its first passing check, while an unhealthy one
+// needs HealthyThreshold passes in a row.
+func TestHealthThresholds(t *testing.T) {
+	t.Run("new target: one check", func(t *testing.T) {
+		hh, hp := backend(t, "h", nil)
+		p := newProxy(t, Options{})
+		tg := group1("g", hh, hp)
+		// With an hour between checks only the immediate first one can run
+		// before the deadline, so healthy means one pass sufficed.
+		tg.Health.Interval, tg.Health.HealthyThreshold = time.Hour, 10
+		mustApply(t, p, &Config{Listeners: []Listener{httpListener("l", WeightedGroup{"g", 1})}, TargetGroups: []TargetGroup{tg}})
+		waitState(t, p, "g", StateHealthy)
+	})
+	t.Run("unhealthy target: threshold", func(t *testing.T) {
+		var status, checks atomic.Int64
+		status.Store(500)
+		hh, hp := backend(t, "h", func(w http.ResponseWriter, r *http.Request) {
+			checks.Add(1)
+			w.WriteHeader(int(status.Load()))
+		})
+		p := newProxy(t, Options{})
+		tg := group1("g", hh, hp)
+		tg.Health.Interval, tg.Health.HealthyThreshold = 20*time.Millisecond, 4
+		mustApply(t, p, &Config{Listeners: []Listener{httpListener("l", WeightedGroup{"g", 1})}, TargetGroups: []TargetGroup{tg}})
+		waitState(t, p, "g", StateUnhealthy)
+		before := checks.Load()
+		status.Store(200)
+		waitState(t, p, "g", StateHealthy)
+		// The check that saw 500 may still have been in flight at the switch.
+		if n := checks.Load() - before; n < 4 {
+			t.Errorf("healthy again after %d checks since the fix, want at least HealthyThreshold (4)", n)
+		}
+	})
+}
+

@@ -215,11 +215,10 @@ func (g *group) record(t *target, gen int, ok bool, reason, desc string) {
 		t.okStreak++
 		switch t.state {
 		case StateInitial:
-			if t.okStreak >= hc.HealthyThreshold {
-				t.setState(StateHealthy, "", "")
-			} else {
-				t.setState(StateInitial, ReasonInitialHealthChecking, "")
-			}
+			// ELB's documented rule: a newly registered target is in
+			// service once it passes one health check; HealthyThreshold
+			// governs only the way back from unhealthy.
+			t.setState(StateHealthy, "", "")
 		case StateUnhealthy:
 			if t.okStreak >= hc.HealthyThreshold {
 				t.setState(StateHealthy, "", "")
