@@ -19,6 +19,7 @@ require (
 require (
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/aws/aws-sdk-go-v2/service/ecr v1.67.6 // indirect
+	github.com/petermattis/goid v0.0.0-20261109124353-7cfa343ad0ab
 )
 
 require (

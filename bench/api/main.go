@@ -1,7 +1,7 @@
 // Command api benchmarks cutover's CodeDeploy API against a floor and, when
 // installed, moto.
 //
-//	go run ./bench/api [-duration 5s] [-concurrency 8] [-apps 50]
+//	go run ./bench/api [-rounds 3] [-duration 3s] [-concurrency 8] [-apps 50]
 //
 // Targets, each a separate process so that none shares the benchmark's
 // scheduler or garbage collector:
@@ -16,9 +16,13 @@
 //     trip. cutover's throughput is reported as a share of it;
 //   - moto (python3 -m moto.server), when python3 has moto installed.
 //
-// For each target and operation, -concurrency workers, each with its own SDK
-// client and connection pool, call the operation in a loop for -duration
-// after a warm-up. GetApplication reads one of -apps applications;
+// For each operation, -rounds rounds measure every target in turn (the
+// order rotates each round), so that a change in what else the machine is
+// doing hits all targets alike; the table reports the median round's
+// throughput, latency percentiles over all rounds, and cutover's share of
+// the floor per round. In each measurement -concurrency workers, each with
+// its own SDK client and connection pool, call the operation in a loop for
+// -duration after a warm-up. GetApplication reads one of -apps applications;
 // ListApplications lists them all (one page); CreateApplication uses unique
 // names and, where the target supports it, each create is followed by a
 // DeleteApplication (both are counted) so that the run stays under AWS's
@@ -59,12 +63,15 @@ var ops = []string{"GetApplication", "ListApplications", "CreateApplication"}
 
 func main() {
 	var (
-		duration    = flag.Duration("duration", 5*time.Second, "measured time per target and operation")
+		rounds      = flag.Int("rounds", 3, "rounds per operation, each measuring every target once")
+		duration    = flag.Duration("duration", 3*time.Second, "measured time per target, operation and round")
 		warmup      = flag.Duration("warmup", 500*time.Millisecond, "unmeasured calls before each measurement")
 		concurrency = flag.Int("concurrency", 8, "concurrent SDK clients")
 		apps        = flag.Int("apps", 50, "applications created before measuring (ListApplications lists them)")
 		cutoverBin  = flag.String("cutover-bin", "", "cutover binary (default: built from this module)")
 		withMoto    = flag.Bool("moto", true, "also benchmark moto when python3 has it")
+		onlyOps     = flag.String("ops", strings.Join(ops, ","), "operations to measure, comma-separated")
+		debugAddr   = flag.String("debug-addr", "", "pass --debug-addr to cutover, to profile it while it is measured")
 		serveFloor  = flag.String("serve-floor", "", "internal: serve the floor on this address")
 	)
 	flag.Parse()
@@ -77,7 +84,8 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &bench{duration: *duration, warmup: *warmup, concurrency: *concurrency, apps: *apps}
+	b := &bench{duration: *duration, warmup: *warmup, concurrency: *concurrency, apps: *apps, debugAddr: *debugAddr, rounds: max(1, *rounds),
+		ops: strings.Split(*onlyOps, ",")}
 	err := b.run(ctx, *cutoverBin, *withMoto)
 	b.stopAll()
 	if err != nil {
@@ -88,7 +96,10 @@ func main() {
 type bench struct {
 	duration, warmup time.Duration
 	concurrency      int
+	rounds           int
 	apps             int
+	debugAddr        string
+	ops              []string
 	work             string
 	procs            []*exec.Cmd
 }
@@ -102,11 +113,12 @@ type target struct {
 
 type result struct {
 	target, op string
+	round      int
 	calls      int
 	errs       int
 	firstErr   error
 	elapsed    time.Duration
-	p50, p99   time.Duration
+	latencies  []time.Duration // sorted
 }
 
 func (r result) throughput() float64 { return float64(r.calls) / r.elapsed.Seconds() }
@@ -152,17 +164,24 @@ func (b *bench) run(ctx context.Context, cutoverBin string, withMoto bool) error
 		}
 	}
 
-	var results []result
 	for _, t := range targets {
 		if err := b.seed(ctx, t); err != nil {
 			log.Printf("%s: seeding applications: %v", t.name, err)
 		}
-		for _, op := range ops {
-			if ctx.Err() != nil {
-				return ctx.Err()
+	}
+	var results []result
+	for _, op := range b.ops {
+		for round := range b.rounds {
+			for i := range targets {
+				t := targets[(i+round)%len(targets)]
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				log.Printf("%s %s, round %d", t.name, op, round+1)
+				r := b.measure(ctx, t, op)
+				r.round = round
+				results = append(results, r)
 			}
-			log.Printf("%s %s", t.name, op)
-			results = append(results, b.measure(ctx, t, op))
 		}
 	}
 	printTable(os.Stdout, results, b)
@@ -221,8 +240,12 @@ func (b *bench) stopAll() {
 }
 
 func (b *bench) startCutover(ctx context.Context, bin string) (target, error) {
-	_, stdout, err := b.start(ctx, bin, []string{"server", "--addr", "127.0.0.1:0", "--tls-addr", "",
-		"--data-dir", filepath.Join(b.work, "cutover-data")}, "cutover.log")
+	args := []string{"server", "--addr", "127.0.0.1:0", "--tls-addr", "",
+		"--data-dir", filepath.Join(b.work, "cutover-data")}
+	if b.debugAddr != "" {
+		args = append(args, "--debug-addr", b.debugAddr)
+	}
+	_, stdout, err := b.start(ctx, bin, args, "cutover.log")
 	if err != nil {
 		return target{}, err
 	}
@@ -390,11 +413,8 @@ func (b *bench) measure(ctx context.Context, t target, op string) result {
 	wg.Wait()
 	res.elapsed = b.duration
 	res.calls = len(all)
-	if len(all) > 0 {
-		slices.Sort(all)
-		res.p50 = all[len(all)*50/100]
-		res.p99 = all[min(len(all)-1, len(all)*99/100)]
-	}
+	slices.Sort(all)
+	res.latencies = all
 	return res
 }
 
@@ -426,66 +446,131 @@ func call(ctx context.Context, c *codedeploy.Client, t target, op string, worker
 	return []time.Duration{time.Since(t0)}, nil
 }
 
-func printTable(w io.Writer, results []result, b *bench) {
-	floor := map[string]float64{}
+// summary is one target and operation over all rounds.
+type summary struct {
+	target, op string
+	median     float64 // req/s of the median round
+	p50, p99   time.Duration
+	errs       int
+	firstErr   error
+	calls      int
+	ratios     []float64 // per round, against the floor's same round
+}
+
+func summarize(results []result) []summary {
+	var out []summary
+	index := map[[2]string]int{}
+	floor := map[string]map[int]float64{}
 	for _, r := range results {
 		if r.target == "floor" {
-			floor[r.op] = r.throughput()
+			if floor[r.op] == nil {
+				floor[r.op] = map[int]float64{}
+			}
+			floor[r.op][r.round] = r.throughput()
 		}
 	}
-	fmt.Fprintf(w, "\n%d concurrent Go SDK clients, %s per operation after %s warm-up, %d applications\n\n",
-		b.concurrency, b.duration, b.warmup, b.apps)
-	fmt.Fprintln(w, "| target | operation | req/s | p50 | p99 | errors | vs floor |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|")
-	var notes []string
+	var tputs [][]float64
+	var lats [][]time.Duration
 	for _, r := range results {
-		op := r.op
-		if r.op == "CreateApplication" {
-			if r.target == "moto" {
+		k := [2]string{r.target, r.op}
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, summary{target: r.target, op: r.op})
+			tputs = append(tputs, nil)
+			lats = append(lats, nil)
+		}
+		s := &out[i]
+		s.errs += r.errs
+		s.calls += r.calls
+		if s.firstErr == nil {
+			s.firstErr = r.firstErr
+		}
+		tputs[i] = append(tputs[i], r.throughput())
+		lats[i] = append(lats[i], r.latencies...)
+		if f := floor[r.op][r.round]; f > 0 && r.target != "floor" {
+			s.ratios = append(s.ratios, r.throughput()/f)
+		}
+	}
+	for i := range out {
+		out[i].median = median(tputs[i])
+		if l := lats[i]; len(l) > 0 {
+			slices.Sort(l)
+			out[i].p50 = l[len(l)*50/100]
+			out[i].p99 = l[min(len(l)-1, len(l)*99/100)]
+		}
+	}
+	return out
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func printTable(w io.Writer, results []result, b *bench) {
+	sums := summarize(results)
+	fmt.Fprintf(w, "\n%d concurrent Go SDK clients; %d rounds of %s per target and operation, each after %s warm-up; %d applications\n\n",
+		b.concurrency, b.rounds, b.duration, b.warmup, b.apps)
+	fmt.Fprintln(w, "| target | operation | req/s (median round) | p50 | p99 | errors | vs floor (median; per round) |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---|")
+	var notes []string
+	for _, s := range sums {
+		op := s.op
+		if s.op == "CreateApplication" {
+			if s.target == "moto" {
 				op += " (create only)"
 			} else {
 				op += " (+ Delete)"
 			}
 		}
-		if r.calls == 0 && r.errs > 0 {
+		if s.calls == 0 && s.errs > 0 {
 			reason := "n/a (every call failed)"
-			if isDeserialization(r.firstErr) {
+			if isDeserialization(s.firstErr) {
 				reason = "n/a (SDK cannot parse moto's response)"
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | | | %d | |\n", r.target, op, reason, r.errs)
-			notes = append(notes, fmt.Sprintf("%s %s: %v", r.target, r.op, r.firstErr))
+			fmt.Fprintf(w, "| %s | %s | %s | | | %d | |\n", s.target, op, reason, s.errs)
+			notes = append(notes, fmt.Sprintf("%s %s: %v", s.target, s.op, s.firstErr))
 			continue
 		}
-		ratio := ""
-		if f := floor[r.op]; f > 0 && r.target != "floor" {
-			ratio = fmt.Sprintf("%.0f %%", 100*r.throughput()/f)
-		}
-		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %d | %s |\n", r.target, op, r.throughput(), ms(r.p50), ms(r.p99), r.errs, ratio)
-		if r.firstErr != nil {
-			notes = append(notes, fmt.Sprintf("%s %s: first error: %v", r.target, r.op, r.firstErr))
+		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %d | %s |\n", s.target, op, s.median, ms(s.p50), ms(s.p99), s.errs, ratios(s.ratios))
+		if s.firstErr != nil {
+			notes = append(notes, fmt.Sprintf("%s %s: first error: %v", s.target, s.op, s.firstErr))
 		}
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "floor: constant answers, no signature check, no storage (SDK + loopback HTTP only).")
 	fmt.Fprintln(w, "CreateApplication (+ Delete): each create is followed by a delete (AWS's 1000-application quota); req/s and latencies count both calls.")
-	for _, r := range results {
-		if r.target != "cutover" {
+	for _, s := range sums {
+		if s.target != "cutover" || len(s.ratios) == 0 {
 			continue
 		}
-		f := floor[r.op]
-		if f == 0 {
-			continue
-		}
-		share := r.throughput() / f
+		share := median(s.ratios)
 		verdict := "meets"
-		if share < 0.70 || r.p99 >= 5*time.Millisecond || r.errs > 0 {
+		if share < 0.70 || s.p99 >= 5*time.Millisecond || s.errs > 0 {
 			verdict = "MISSES"
 		}
-		fmt.Fprintf(w, "target (>=70 %% of floor, p99 < 5 ms) %s for %s: %.0f %%, p99 %s\n", verdict, r.op, 100*share, ms(r.p99))
+		fmt.Fprintf(w, "target (>=70 %% of floor, p99 < 5 ms) %s for %s: %.0f %%, p99 %s\n", verdict, s.op, 100*share, ms(s.p99))
 	}
 	for _, n := range notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+}
+
+func ratios(rs []float64) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%.0f", 100*r)
+	}
+	return fmt.Sprintf("**%.0f %%** (%s)", 100*median(rs), strings.Join(parts, ", "))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }

@@ -6,9 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,7 +21,7 @@ import (
 
 func newServerCommand() *cobra.Command {
 	cfg := server.Config{}
-	var logLevel, logFormat string
+	var logLevel, logFormat, debugAddr string
 	var demoMode bool
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -42,6 +45,11 @@ func newServerCommand() *cobra.Command {
 			srv, err := server.New(cmd.Context(), cfg)
 			if err != nil {
 				return err
+			}
+			if debugAddr != "" {
+				if err := serveDebug(cmd.Context(), debugAddr, log); err != nil {
+					return err
+				}
 			}
 			// The banner goes to stdout and the logs to stderr, so
 			// `cutover server > banner.txt` keeps the credentials apart.
@@ -70,6 +78,7 @@ func newServerCommand() *cobra.Command {
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 0, "how long in-flight requests may run after SIGTERM (default 15s)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error (debug logs every request)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, unauthenticated: keep it on loopback (default off)")
 	f.BoolVar(&demoMode, "demo", false, "once serving, set up a sample ECS service (host processes) and deploy v1 → v2 with a canary, printing its progress")
 	return cmd
 }
@@ -136,4 +145,27 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
+}
+
+// serveDebug serves net/http/pprof on its own listener, apart from the API
+// so that profiles never need credentials and never reach the API's port.
+func serveDebug(ctx context.Context, addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("debug listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	go srv.Serve(ln)
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"net/http"
 	"os"
@@ -54,6 +55,20 @@ func (s *Server) openParts(ctx context.Context) error {
 	}
 	s.store = db
 	s.closers = append(s.closers, db.Close)
+	s.registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cutover_store_commits_total",
+			Help: "Transactions the store committed.",
+		}, func() float64 { return float64(db.Stats().Commits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cutover_store_writes_total",
+			Help: "Writes the store's commits held; writes/commits is how many share one sync.",
+		}, func() float64 { return float64(db.Stats().Writes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cutover_store_syncs_total",
+			Help: "WAL syncs that made the store's commits durable; each covers every commit before it.",
+		}, func() float64 { return float64(db.Stats().Syncs) }),
+	)
 
 	tokenKey, err := pagingTokenKey(ctx, db)
 	if err != nil {

@@ -127,6 +127,9 @@ func BenchmarkUpdateParallel(b *testing.B) {
 			if c := after.Commits - before.Commits; c > 0 {
 				b.ReportMetric(float64(after.Writes-before.Writes)/float64(c), "writes/commit")
 			}
+			if n := after.Syncs - before.Syncs; n > 0 {
+				b.ReportMetric(float64(after.Writes-before.Writes)/float64(n), "writes/sync")
+			}
 		})
 	}
 }

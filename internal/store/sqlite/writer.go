@@ -150,6 +150,12 @@ func (db *DB) failQueued() {
 // transaction and commits once.
 func (db *DB) commitBatch(batch []*request) {
 	w := db.w
+	if err := db.syncer.failed(); err != nil {
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
 	if err := w.exec("BEGIN IMMEDIATE"); err != nil {
 		err = fmt.Errorf("sqlite: begin: %w", err)
 		for _, r := range batch {
@@ -211,18 +217,23 @@ func (db *DB) commitBatch(batch []*request) {
 		}
 		return
 	}
-	var err error
+	seq := db.commitSeq.Add(1)
 	if cerr := w.exec("COMMIT"); cerr != nil {
-		err = fmt.Errorf("sqlite: commit: %w", cerr)
+		err := fmt.Errorf("sqlite: commit: %w", cerr)
 		db.rollbackAfterFailure()
 		db.log.Error("commit failed", "writes", len(kept), "err", cerr)
-	} else {
-		db.commits.Add(1)
-		db.writes.Add(int64(len(kept)))
+		for _, r := range kept {
+			r.done <- err
+		}
+		// Readers may be waiting on seq; the syncer still has to pass it.
+		db.syncer.add(syncBatch{seq: seq})
+		return
 	}
-	for _, r := range kept {
-		r.done <- err
-	}
+	db.commits.Add(1)
+	db.writes.Add(int64(len(kept)))
+	// The callers hear from the syncer once the WAL holding this commit is
+	// durable; meanwhile the writer goes on with the next batch.
+	db.syncer.add(syncBatch{seq: seq, reqs: kept})
 }
 
 // awaitResult waits for the caller running fn, warning now and then if it
