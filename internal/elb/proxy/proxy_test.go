@@ -777,4 +777,3 @@ func TestHealthThresholds(t *testing.T) {
 		}
 	})
 }
-
