@@ -66,8 +66,8 @@ type ListOptions struct {
 	After string
 	// Limit caps the result; 0 means no cap.
 	Limit int
-	// KeysOnly leaves Data nil in the results, for callers that page through
-	// names and need not pay for reading and copying every body.
+	// KeysOnly sets only Kind and Key in the results, for callers that page
+	// through names or delete by key and need not pay for reading the rest.
 	KeysOnly bool
 }
 

@@ -43,6 +43,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"runtime"
@@ -130,7 +131,7 @@ type DB struct {
 	wdb *sql.DB // exactly one connection, owned by the writer goroutine
 	w   *writerConn
 
-	readStmts sync.Map // SQL text → *sql.Stmt prepared on rdb
+	readStmts sync.Map // SQL text → *sql.Stmt prepared on rdb, or preparing{}
 
 	queue      chan *request
 	closing    chan struct{} // closed by Close: no new writes
@@ -252,8 +253,8 @@ func (db *DB) open(ctx context.Context, path string) error {
 		return err
 	}
 	// Migrations commit outside the writer's batches: make them durable
-	// before anything builds on them.
-	if err := db.syncer.syncFile(); err != nil {
+	// before anything builds on them (no WAL file: nothing was written).
+	if err := db.syncer.syncFile(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("after migrating: %w", err)
 	}
 
@@ -305,13 +306,16 @@ func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 		}
 		return fmt.Errorf("sqlite: begin read: %w", err)
 	}
-	// Nothing to commit; rolling back just ends the snapshot.
-	defer func() { _ = stx.Rollback() }()
 	t := &tx{db: db, q: &readQuerier{ctx: ctx, tx: stx, db: db}, readOnly: true}
-	defer t.finish()
-	err = fn(t)
+	err = func() error {
+		// Nothing to commit; rolling back just ends the snapshot.
+		defer func() { _ = stx.Rollback() }()
+		defer t.finish()
+		return fn(t)
+	}()
 	// Whatever the snapshot showed (found or not) must be durable before
 	// the caller acts on it; commitSeq read now is at least the snapshot's.
+	// The connection went back to the pool first: waiting holds nothing.
 	if werr := db.syncer.await(ctx, db.commitSeq.Load()); werr != nil {
 		return werr
 	}
@@ -353,7 +357,9 @@ func (db *DB) Close() error {
 func (db *DB) closeConns() error {
 	var errs []error
 	db.readStmts.Range(func(_, v any) bool {
-		errs = append(errs, v.(*sql.Stmt).Close())
+		if st, ok := v.(*sql.Stmt); ok {
+			errs = append(errs, st.Close())
+		}
 		return true
 	})
 	if db.w != nil {

@@ -159,3 +159,33 @@ func TestGoroutineID(t *testing.T) {
 		seen[id[0]] = true
 	}
 }
+
+// TestViewsOutnumberReadConnections: Views whose statements are not yet
+// prepared must not wait for a free connection while holding one (with a
+// pool of one, the first View alone would).
+func TestViewsOutnumberReadConnections(t *testing.T) {
+	db := openTest(t, WithReadConns(1))
+	defer db.Close()
+	if err := put(db, "a"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			errs <- db.View(ctx, func(tx store.Tx) error {
+				if _, err := tx.Get("k", "a"); err != nil {
+					return err
+				}
+				_, err := tx.List("k", store.ListOptions{Prefix: "a"})
+				return err
+			})
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatalf("View: %v", err)
+		}
+	}
+}
