@@ -193,6 +193,7 @@ func Open(ctx context.Context, path string, log *slog.Logger, opts ...Option) (*
 	}
 	if err := db.open(ctx, path); err != nil {
 		db.closeConns()
+		db.syncer.closeFile()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 	go db.syncer.run()

@@ -168,10 +168,18 @@ func (s *walSyncer) close() error {
 	s.mu.Unlock()
 	s.cond.Signal()
 	<-s.done
-	if s.f != nil {
-		return s.f.Close()
+	return s.closeFile()
+}
+
+// closeFile closes the WAL handle; alone, it is for an Open that failed
+// before run started.
+func (s *walSyncer) closeFile() error {
+	if s.f == nil {
+		return nil
 	}
-	return nil
+	err := s.f.Close()
+	s.f = nil
+	return err
 }
 
 func (s *walSyncer) count() int64 {
