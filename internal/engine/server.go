@@ -212,14 +212,8 @@ func lbTarget(info *codedeploy.InstanceInfo) (string, int) {
 }
 
 func (e *Engine) serverStart(ctx context.Context, d *codedeploy.Deployment, st *serverState, now time.Time, out *outcome) error {
-	if e.cfg.Agents == nil {
-		return &failure{code: "INTERNAL_ERROR", message: "cutover runs Server deployments through its agent command service, which this engine was not given.", noRollback: true}
-	}
-	g, err := e.cd.GetDeploymentGroup(ctx, d.ApplicationName, d.DeploymentGroupName)
+	g, err := e.serverGroup(ctx, d)
 	if err != nil {
-		if awsproto.AsError(err) != nil {
-			return &failure{code: "DEPLOYMENT_GROUP_MISSING", message: fmt.Sprintf("The deployment group %s was not found: it may have been deleted after the deployment was created.", d.DeploymentGroupName), noRollback: true}
-		}
 		return err
 	}
 	if d.FullRevision == nil || d.FullRevision.S3Location == nil {
@@ -228,24 +222,8 @@ func (e *Engine) serverStart(ctx context.Context, d *codedeploy.Deployment, st *
 	traffic := d.DeploymentStyle != nil && deref(d.DeploymentStyle.DeploymentOption) == "WITH_TRAFFIC_CONTROL"
 	var tgs []string
 	if traffic {
-		lb := d.LoadBalancerInfo
-		switch {
-		case lb != nil && len(lb.ElbInfoList) > 0:
-			return &failure{code: "ELASTIC_LOAD_BALANCING_INVALID", message: "Classic Load Balancers are not supported by cutover: name target groups in targetGroupInfoList.", noRollback: true}
-		case lb == nil || len(lb.TargetGroupInfoList) == 0:
-			return &failure{code: "MISSING_ELB_INFORMATION", message: "The deployment group uses traffic control but names no target group.", noRollback: true}
-		case e.cfg.HostTargets == nil:
-			return &failure{code: "INTERNAL_ERROR", message: "This engine was not given the load balancer to move instances in and out of target groups.", noRollback: true}
-		}
-		for _, tg := range lb.TargetGroupInfoList {
-			arn, err := e.cfg.Traffic.TargetGroupARNByName(ctx, deref(tg.Name))
-			if err != nil {
-				if awsproto.AsError(err) != nil {
-					return &failure{code: "ELASTIC_LOAD_BALANCING_INVALID", message: fmt.Sprintf("The target group %s could not be found: %v", deref(tg.Name), err), noRollback: true}
-				}
-				return err
-			}
-			tgs = append(tgs, arn)
+		if tgs, err = e.serverTargetGroups(ctx, d, "The deployment group uses traffic control but names no target group."); err != nil {
+			return err
 		}
 	}
 	var instances []*codedeploy.ServerInstance
@@ -266,14 +244,10 @@ func (e *Engine) serverStart(ctx context.Context, d *codedeploy.Deployment, st *
 			fleet++
 		}
 	}
-	cfg, err := e.cd.GetDeploymentConfig(ctx, d.DeploymentConfigName)
+	minHealthy, err := e.serverMinHealthy(ctx, d, fleet)
 	if err != nil {
-		if awsproto.AsError(err) != nil {
-			return &failure{code: "INTERNAL_ERROR", message: fmt.Sprintf("The deployment config %s could not be read: %v", d.DeploymentConfigName, err), noRollback: true}
-		}
 		return err
 	}
-	minHealthy := minimumHealthy(cfg.MinimumHealthyHosts, fleet)
 	events := serverEvents(traffic)
 	for _, in := range instances {
 		for _, ev := range events {
@@ -938,4 +912,60 @@ func (st *serverState) end(ctx context.Context, e *Engine, d *codedeploy.Deploym
 		return nil, err
 	}
 	return fleetOverview(recs), nil
+}
+
+// serverGroup reads the deployment's group, which every Server deployment
+// needs at its start, and checks that the engine can reach agents at all.
+func (e *Engine) serverGroup(ctx context.Context, d *codedeploy.Deployment) (*codedeploy.DeploymentGroup, error) {
+	if e.cfg.Agents == nil {
+		return nil, &failure{code: "INTERNAL_ERROR", message: "cutover runs Server deployments through its agent command service, which this engine was not given.", noRollback: true}
+	}
+	g, err := e.cd.GetDeploymentGroup(ctx, d.ApplicationName, d.DeploymentGroupName)
+	if err != nil {
+		if awsproto.AsError(err) != nil {
+			return nil, &failure{code: "DEPLOYMENT_GROUP_MISSING", message: fmt.Sprintf("The deployment group %s was not found: it may have been deleted after the deployment was created.", d.DeploymentGroupName), noRollback: true}
+		}
+		return nil, err
+	}
+	return g, nil
+}
+
+// serverTargetGroups resolves the target groups the deployment's
+// loadBalancerInfo names; missing is the failure's message when it names
+// none.
+func (e *Engine) serverTargetGroups(ctx context.Context, d *codedeploy.Deployment, missing string) ([]string, error) {
+	lb := d.LoadBalancerInfo
+	switch {
+	case lb != nil && len(lb.ElbInfoList) > 0:
+		return nil, &failure{code: "ELASTIC_LOAD_BALANCING_INVALID", message: "Classic Load Balancers are not supported by cutover: name target groups in targetGroupInfoList.", noRollback: true}
+	case lb == nil || len(lb.TargetGroupInfoList) == 0:
+		return nil, &failure{code: "MISSING_ELB_INFORMATION", message: missing, noRollback: true}
+	case e.cfg.HostTargets == nil || e.cfg.Traffic == nil:
+		return nil, &failure{code: "INTERNAL_ERROR", message: "This engine was not given the load balancer to move instances in and out of target groups.", noRollback: true}
+	}
+	var tgs []string
+	for _, tg := range lb.TargetGroupInfoList {
+		arn, err := e.cfg.Traffic.TargetGroupARNByName(ctx, deref(tg.Name))
+		if err != nil {
+			if awsproto.AsError(err) != nil {
+				return nil, &failure{code: "ELASTIC_LOAD_BALANCING_INVALID", message: fmt.Sprintf("The target group %s could not be found: %v", deref(tg.Name), err), noRollback: true}
+			}
+			return nil, err
+		}
+		tgs = append(tgs, arn)
+	}
+	return tgs, nil
+}
+
+// serverMinHealthy is the deployment config's minimum healthy hosts for a
+// fleet of this size.
+func (e *Engine) serverMinHealthy(ctx context.Context, d *codedeploy.Deployment, fleet int) (int, error) {
+	cfg, err := e.cd.GetDeploymentConfig(ctx, d.DeploymentConfigName)
+	if err != nil {
+		if awsproto.AsError(err) != nil {
+			return 0, &failure{code: "INTERNAL_ERROR", message: fmt.Sprintf("The deployment config %s could not be read: %v", d.DeploymentConfigName, err), noRollback: true}
+		}
+		return 0, err
+	}
+	return minimumHealthy(cfg.MinimumHealthyHosts, fleet), nil
 }

@@ -86,17 +86,11 @@ func (e *Engine) blueGreenStep(ctx context.Context, d *codedeploy.Deployment, st
 // bgStart stores the deployment's instances, labelled, each with its
 // events, and checks that the minimum healthy hosts leave room.
 func (e *Engine) bgStart(ctx context.Context, d *codedeploy.Deployment, st *serverState, now time.Time, out *outcome) error {
-	if e.cfg.Agents == nil {
-		return &failure{code: "INTERNAL_ERROR", message: "cutover runs Server deployments through its agent command service, which this engine was not given.", noRollback: true}
-	}
-	g, err := e.cd.GetDeploymentGroup(ctx, d.ApplicationName, d.DeploymentGroupName)
+	g, err := e.serverGroup(ctx, d)
 	if err != nil {
-		if awsproto.AsError(err) != nil {
-			return &failure{code: "DEPLOYMENT_GROUP_MISSING", message: fmt.Sprintf("The deployment group %s was not found: it may have been deleted after the deployment was created.", d.DeploymentGroupName), noRollback: true}
-		}
 		return err
 	}
-	tgs, err := e.bgTargetGroups(ctx, d)
+	tgs, err := e.serverTargetGroups(ctx, d, "A blue/green deployment moves traffic between fleets, and the deployment group names no target group.")
 	if err != nil {
 		return err
 	}
@@ -120,14 +114,10 @@ func (e *Engine) bgStart(ctx context.Context, d *codedeploy.Deployment, st *serv
 		return &failure{code: "NO_INSTANCES", noRollback: true,
 			message: "The deployment failed because no replacement instances were found: a blue/green deployment to servers needs targetInstances (tagFilters or ec2TagSet) that select registered on-premises instances outside the deployment group's original fleet."}
 	}
-	cfg, err := e.cd.GetDeploymentConfig(ctx, d.DeploymentConfigName)
+	minHealthy, err := e.serverMinHealthy(ctx, d, fleet)
 	if err != nil {
-		if awsproto.AsError(err) != nil {
-			return &failure{code: "INTERNAL_ERROR", message: fmt.Sprintf("The deployment config %s could not be read: %v", d.DeploymentConfigName, err), noRollback: true}
-		}
 		return err
 	}
-	minHealthy := minimumHealthy(cfg.MinimumHealthyHosts, fleet)
 	if err := e.cd.PutServerInstances(ctx, d, instances); err != nil {
 		return err
 	}
@@ -144,32 +134,6 @@ func (e *Engine) bgStart(ctx context.Context, d *codedeploy.Deployment, st *serv
 		d.DeploymentOverview = ov
 	})
 	return nil
-}
-
-// bgTargetGroups resolves the group's target groups: blue/green moves
-// traffic, so it needs at least one.
-func (e *Engine) bgTargetGroups(ctx context.Context, d *codedeploy.Deployment) ([]string, error) {
-	lb := d.LoadBalancerInfo
-	switch {
-	case lb != nil && len(lb.ElbInfoList) > 0:
-		return nil, &failure{code: "ELASTIC_LOAD_BALANCING_INVALID", message: "Classic Load Balancers are not supported by cutover: name target groups in targetGroupInfoList.", noRollback: true}
-	case lb == nil || len(lb.TargetGroupInfoList) == 0:
-		return nil, &failure{code: "MISSING_ELB_INFORMATION", message: "A blue/green deployment moves traffic between fleets, and the deployment group names no target group.", noRollback: true}
-	case e.cfg.HostTargets == nil || e.cfg.Traffic == nil:
-		return nil, &failure{code: "INTERNAL_ERROR", message: "This engine was not given the load balancer to move instances in and out of target groups.", noRollback: true}
-	}
-	var tgs []string
-	for _, tg := range lb.TargetGroupInfoList {
-		arn, err := e.cfg.Traffic.TargetGroupARNByName(ctx, deref(tg.Name))
-		if err != nil {
-			if awsproto.AsError(err) != nil {
-				return nil, &failure{code: "ELASTIC_LOAD_BALANCING_INVALID", message: fmt.Sprintf("The target group %s could not be found: %v", deref(tg.Name), err), noRollback: true}
-			}
-			return nil, err
-		}
-		tgs = append(tgs, arn)
-	}
-	return tgs, nil
 }
 
 func newInstanceRecord(d *codedeploy.Deployment, name, host, arn, label string, hs hostState, events []string, now time.Time) *codedeploy.ServerInstance {
