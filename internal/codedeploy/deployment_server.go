@@ -101,6 +101,14 @@ func checkReplacementFleet(g *DeploymentGroup, t *TargetInstances) error {
 // narrow is not nil (a deployment's targetInstances), an instance must
 // match it too.
 func (s *Service) GroupInstances(ctx context.Context, g *DeploymentGroupInfo, narrow *TargetInstances) ([]InstanceInfo, error) {
+	return s.registeredInstances(ctx, func(tags []Tag) bool {
+		return groupSelects(g, tags) && (narrow == nil || targetInstancesSelect(narrow, tags))
+	})
+}
+
+// registeredInstances lists the registered on-premises instances whose tags
+// keep accepts, sorted by name.
+func (s *Service) registeredInstances(ctx context.Context, keep func([]Tag) bool) ([]InstanceInfo, error) {
 	var all []InstanceInfo
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -112,13 +120,9 @@ func (s *Service) GroupInstances(ctx context.Context, g *DeploymentGroupInfo, na
 	}
 	var out []InstanceInfo
 	for _, in := range all {
-		if !in.Registered() || !groupSelects(g, in.Tags) {
-			continue
+		if in.Registered() && keep(in.Tags) {
+			out = append(out, in)
 		}
-		if narrow != nil && !targetInstancesSelect(narrow, in.Tags) {
-			continue
-		}
-		out = append(out, in)
 	}
 	slices.SortFunc(out, func(a, b InstanceInfo) int { return strings.Compare(a.InstanceName, b.InstanceName) })
 	return out, nil
@@ -132,23 +136,7 @@ func (s *Service) ReplacementInstances(ctx context.Context, t *TargetInstances) 
 	if t == nil || (len(t.TagFilters) == 0 && (t.EC2TagSet == nil || len(t.EC2TagSet.EC2TagSetList) == 0)) {
 		return nil, nil
 	}
-	var all []InstanceInfo
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		all, _, err = listJSON[InstanceInfo](tx, kindInstance, store.ListOptions{})
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing on-premises instances: %w", err)
-	}
-	var out []InstanceInfo
-	for _, in := range all {
-		if in.Registered() && targetInstancesSelect(t, in.Tags) {
-			out = append(out, in)
-		}
-	}
-	slices.SortFunc(out, func(a, b InstanceInfo) int { return strings.Compare(a.InstanceName, b.InstanceName) })
-	return out, nil
+	return s.registeredInstances(ctx, func(tags []Tag) bool { return targetInstancesSelect(t, tags) })
 }
 
 // groupSelects: the group's selectors are OR-ed with each other; an empty
