@@ -263,11 +263,7 @@ func (s *Service) listRules(ctx context.Context, in *listInput) (*listRulesOutpu
 		if err != nil {
 			return err
 		}
-		keys := make([]string, len(raw))
-		for i, r := range raw {
-			keys[i] = r.Key
-		}
-		page, next := awsproto.PageKeys(rulesScope, keys, size)
+		page, next := pageRecords(rulesScope, raw, size)
 		for i := range page {
 			out.Rules = append(out.Rules, view(recs[i]))
 		}
@@ -401,11 +397,7 @@ func (s *Service) listEvents(ctx context.Context, in *listEventsInput) (*listEve
 		if err != nil {
 			return err
 		}
-		keys := make([]string, len(raw))
-		for i, r := range raw {
-			keys[i] = r.Key
-		}
-		page, next := awsproto.PageKeys(sc, keys, size)
+		page, next := pageRecords(sc, raw, size)
 		for i := range page {
 			e := evs[i]
 			out.Events = append(out.Events, EventView{RuleName: e.Rule, Sequence: e.Seq, Time: awsproto.NewTime(e.Time), Decision: e.Decision,
@@ -426,4 +418,14 @@ type settingsOutput struct {
 // watcher; only a signed caller learns the token.
 func (s *Service) notificationSettings(ctx context.Context, _ *struct{}) (*settingsOutput, error) {
 	return &settingsOutput{Token: s.token, Paths: []string{PathDistribution + "?token=" + s.token, PathECR + "?token=" + s.token}}, nil
+}
+
+// pageRecords cuts one page from raw, the records that follow the cursor
+// (fetched size+1 of them), by their keys: page[i] is raw[i]'s key.
+func pageRecords(sc awsproto.TokenScope, raw []*store.Record, size int) (page []string, next string) {
+	keys := make([]string, len(raw))
+	for i, r := range raw {
+		keys[i] = r.Key
+	}
+	return awsproto.PageKeys(sc, keys, size)
 }
