@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -164,23 +163,6 @@ func (e *env) awsErr(args ...string) (string, error) {
 	return e.srv.CLI(ctx, args...)
 }
 
-func freePorts(t *testing.T, n int) []int {
-	var ls []net.Listener
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
-
 // taskDef is a task definition of the versionserver at version v. On the
 // process runtime the "image" names the binary; on docker the image is the
 // one pushed for v, which carries VERSION in its config.
@@ -221,7 +203,7 @@ func (e *env) registerTaskDef(v string, extraEnv map[string]string, imageOverrid
 // with the AWS CLI, and waits until production serves v1.
 func (e *env) setUp() {
 	e.t.Helper()
-	ports := freePorts(e.t, 2)
+	ports := ecstest.FreePorts(e.t, 2)
 	tg := func(name string) string {
 		arn := e.aws("elbv2", "create-target-group", "--name", name, "--protocol", "HTTP", "--port", "8080",
 			"--target-type", "ip", "--vpc-id", "vpc-local", "--health-check-path", "/health",

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -19,7 +18,7 @@ import (
 // validation hooks: a Lambda function answering through CodeDeploy.
 func (e *env) ecsHook(t *testing.T) {
 	defer e.use(t)()
-	ports := freePorts(t, 2)
+	ports := ecstest.FreePorts(t, 2)
 	tg := func(name string) string {
 		arn := e.aws("elbv2", "create-target-group", "--name", name, "--protocol", "HTTP", "--port", "8080",
 			"--target-type", "ip", "--vpc-id", "vpc-local", "--health-check-path", "/health",
@@ -117,18 +116,4 @@ func (e *env) waitServing(url, v string, timeout time.Duration) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// freePorts returns n loopback ports free a moment ago, for the listeners.
-func freePorts(t *testing.T, n int) []int {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
 }

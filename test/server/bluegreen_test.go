@@ -28,7 +28,7 @@ func TestServerBlueGreen(t *testing.T) {
 		t.Fatalf("v1: %s %+v %s", d.Status, d.ErrorInformation, e.targets(id))
 	}
 
-	port := freePorts(t, 1)[0]
+	port := ecstest.FreePorts(t, 1)[0]
 	tg := e.aws("elbv2", "create-target-group", "--name", "site", "--protocol", "HTTP", "--port", "80",
 		"--target-type", "ip", "--vpc-id", "vpc-local", "--health-check-path", "/health",
 		"--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "2",

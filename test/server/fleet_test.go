@@ -10,7 +10,6 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,23 +49,6 @@ type env struct {
 	hosts []*host
 }
 
-func freePorts(t *testing.T, n int) []int {
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
-
 func (e *env) aws(args ...string) string {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -97,7 +79,7 @@ func start(t *testing.T, n int) *env {
 	}
 	e := &env{t: t}
 	var creds strings.Builder
-	ports := freePorts(t, n)
+	ports := ecstest.FreePorts(t, n)
 	for i := range n {
 		h := &host{name: fmt.Sprintf("h%d", i+1), key: "AKIAHOST" + strings.ToUpper(ecstest.RandomHex(6)), secret: ecstest.RandomHex(20),
 			dir: filepath.Join(tmp, fmt.Sprintf("h%d", i+1)), port: ports[i]}
@@ -391,7 +373,7 @@ func TestServerFleet(t *testing.T) {
 		}
 	})
 	t.Run("behind the load balancer without failed requests", func(t *testing.T) {
-		port := freePorts(t, 1)[0]
+		port := ecstest.FreePorts(t, 1)[0]
 		tg := e.aws("elbv2", "create-target-group", "--name", "web", "--protocol", "HTTP", "--port", "80",
 			"--target-type", "ip", "--vpc-id", "vpc-local", "--health-check-path", "/health",
 			"--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "2",

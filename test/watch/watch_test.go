@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -54,15 +53,6 @@ func (e *env) aws(args ...string) string {
 		e.t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, e.srv.LogTail(30))
 	}
 	return strings.TrimSpace(out)
-}
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func newEnv(t *testing.T) *env {
@@ -126,7 +116,8 @@ func (e *env) setUp(image string) {
 	}
 	blue, green := tg("blue"), tg("green")
 	lb := e.aws("elbv2", "create-load-balancer", "--name", "web", "--subnets", "subnet-a", "--query", "LoadBalancers[0].LoadBalancerArn", "--output", "text")
-	prodPort, testPort := freePort(e.t), freePort(e.t)
+	ports := ecstest.FreePorts(e.t, 2)
+	prodPort, testPort := ports[0], ports[1]
 	prod := e.aws("elbv2", "create-listener", "--load-balancer-arn", lb, "--protocol", "HTTP", "--port", fmt.Sprint(prodPort),
 		"--default-actions", "Type=forward,TargetGroupArn="+blue, "--query", "Listeners[0].ListenerArn", "--output", "text")
 	test := e.aws("elbv2", "create-listener", "--load-balancer-arn", lb, "--protocol", "HTTP", "--port", fmt.Sprint(testPort),

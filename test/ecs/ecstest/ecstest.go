@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -303,4 +304,24 @@ func Main(m *testing.M, name string, build func(dir string)) {
 		os.RemoveAll(dir)
 	}
 	os.Exit(code)
+}
+
+// FreePorts returns n loopback ports that were free a moment ago (all held
+// at once, so they differ), for listeners a test asks the server to bind.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
 }
