@@ -158,7 +158,7 @@ func (e *env) badInput(t *testing.T) {
 				e.waitNoContainers(c.image, 30*time.Second)
 			}
 			results := load.Stop()
-			failed, examples, versions := summarize(results)
+			failed, examples, versions := ecstest.Summarize(results)
 			t.Logf("load: %d requests, versions %v, %d failed", len(results), versions, failed)
 			if failed > 0 {
 				t.Errorf("%d production requests failed, e.g. %s", failed, strings.Join(examples, "; "))

@@ -144,7 +144,7 @@ func (e *env) canary(t *testing.T) {
 			t.Errorf("v2 answered %.2f%% of production traffic during the 20%% canary, want 20 ± 2", share)
 		}
 	}
-	failed, examples, versions := summarize(results)
+	failed, examples, versions := ecstest.Summarize(results)
 	t.Logf("load during the deployment: %d requests, versions %v, %d failed", len(results), versions, failed)
 	if failed > 0 {
 		t.Errorf("%d requests failed during the canary deployment, e.g. %s", failed, strings.Join(examples, "; "))
@@ -252,7 +252,7 @@ func (e *env) failingHook(t *testing.T) {
 		t.Error("the BeforeAllowTraffic hook was never called")
 	}
 
-	failed, examples, versions := summarize(results)
+	failed, examples, versions := ecstest.Summarize(results)
 	t.Logf("load during the failed deployment and its rollback: %d requests, versions %v, %d failed", len(results), versions, failed)
 	if failed > 0 {
 		t.Errorf("%d requests failed, e.g. %s", failed, strings.Join(examples, "; "))

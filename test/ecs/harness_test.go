@@ -461,20 +461,3 @@ func (h *hookServer) handle(path string, fn func(deploymentID string) (status, n
 	h.handlers[path] = fn
 	return h.URL + path
 }
-
-// summarize counts load results: failures (non-2xx or transport errors)
-// with the first few, and versions.
-func summarize(rs []ecstest.Result) (failed int, examples []string, versions map[string]int) {
-	versions = map[string]int{}
-	for _, r := range rs {
-		if !r.OK() {
-			failed++
-			if len(examples) < 5 {
-				examples = append(examples, fmt.Sprintf("%s client %d: status %d %s", r.Start.Format("15:04:05.000"), r.Client, r.Status, r.Err))
-			}
-			continue
-		}
-		versions[r.Version]++
-	}
-	return failed, examples, versions
-}

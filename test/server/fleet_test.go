@@ -420,21 +420,10 @@ func TestServerFleet(t *testing.T) {
 		if d.Status != cdtypes.DeploymentStatusSucceeded {
 			t.Fatalf("%s %+v %s", d.Status, d.ErrorInformation, e.targets(id))
 		}
-		failed, versions := 0, map[string]int{}
-		var first string
-		for _, r := range results {
-			if !r.OK() {
-				failed++
-				if first == "" {
-					first = fmt.Sprintf("%d %s", r.Status, r.Err)
-				}
-				continue
-			}
-			versions[r.Version]++
-		}
+		failed, examples, versions := ecstest.Summarize(results)
 		t.Logf("%d requests during the deployment: %v", len(results), versions)
 		if failed > 0 {
-			t.Fatalf("%d of %d requests failed (first: %s)", failed, len(results), first)
+			t.Fatalf("%d of %d requests failed: %v", failed, len(results), examples)
 		}
 		if versions["v4"] == 0 || versions["v3"] == 0 {
 			t.Fatalf("versions served %v", versions)

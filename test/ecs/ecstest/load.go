@@ -128,3 +128,20 @@ func Versions(url string, n int) (map[string]int, string) {
 	}
 	return out, first
 }
+
+// Summarize counts load results: failures (non-2xx or transport errors)
+// with the first few described, and the versions that answered.
+func Summarize(rs []Result) (failed int, examples []string, versions map[string]int) {
+	versions = map[string]int{}
+	for _, r := range rs {
+		if !r.OK() {
+			failed++
+			if len(examples) < 5 {
+				examples = append(examples, fmt.Sprintf("%s client %d: status %d %s", r.Start.Format("15:04:05.000"), r.Client, r.Status, r.Err))
+			}
+			continue
+		}
+		versions[r.Version]++
+	}
+	return failed, examples, versions
+}
