@@ -72,6 +72,7 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate to serve HTTPS with (default: generated in <data-dir>/tls)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
 	f.StringVar(&cfg.LBBind, "lb-bind", "127.0.0.1", "address the built-in load balancer binds its listeners to")
+	f.BoolVar(&cfg.LBNoIOUring, "lb-no-io-uring", false, "serve load balancer connections with goroutines only, not io_uring loops")
 	f.StringVar(&cfg.Runtime, "runtime", "process", "where ECS tasks run: process (host processes), docker, auto (docker when a Docker engine answers, else process), or none")
 	f.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "S3-compatible endpoint to read revision bundles and function code from (default: cutover's own S3; credentials from the standard AWS chain)")
 	f.Float64Var(&cfg.TimeScale, "time-scale", 1, "run deployment waits N times faster (60: a minute passes in a second)")

@@ -53,9 +53,12 @@ type Config struct {
 	TLSCert, TLSKey string
 	// LBBind is the address the built-in load balancer binds its listeners
 	// to.
-	LBBind  string
-	Version string
-	Log     *slog.Logger
+	LBBind string
+	// LBNoIOUring serves every load balancer connection with a goroutine
+	// even where io_uring is available.
+	LBNoIOUring bool
+	Version     string
+	Log         *slog.Logger
 	// S3Endpoint, when set, is an S3-compatible endpoint (AWS S3, MinIO,
 	// ...) that revision bundles and function code are read from instead of
 	// cutover's own S3; its credentials come from the standard AWS chain.

@@ -179,7 +179,7 @@ func (s *Server) openParts(ctx context.Context) error {
 	// A target's health change wakes the ECS scheduler (made below), which
 	// waits for its tasks to become healthy.
 	var ecsRef atomic.Pointer[ecs.Service]
-	px := proxy.New(proxy.Options{BindAddr: s.cfg.LBBind, Log: s.log.With("component", "lb"), Now: s.cfg.Now, TimeScale: s.cfg.TimeScale,
+	px := proxy.New(proxy.Options{BindAddr: s.cfg.LBBind, NoIOUring: s.cfg.LBNoIOUring, Log: s.log.With("component", "lb"), Now: s.cfg.Now, TimeScale: s.cfg.TimeScale,
 		OnHealthChange: func(string) {
 			if e := ecsRef.Load(); e != nil {
 				e.Wake()

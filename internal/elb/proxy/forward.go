@@ -36,9 +36,12 @@ var (
 
 // bconn is a connection to a target with its buffers.
 type bconn struct {
-	c       net.Conn
-	rc      syscall.RawConn // nil when c is not a socket
-	rr      rawReader
+	c  net.Conn
+	rc syscall.RawConn // nil when c is not a socket
+	rr rawReader
+	// pre holds bytes a ring loop had read from the connection before it
+	// handed the connection over; reads return them first.
+	pre     []byte
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	timeout time.Duration
@@ -96,7 +99,7 @@ func (b *bconn) await(fd uintptr) bool {
 type bconnWriter struct{ b *bconn }
 
 func (w bconnWriter) Write(p []byte) (int, error) {
-	if w.b.awaitNext && w.b.rc != nil && w.b.br.Buffered() == 0 {
+	if w.b.awaitNext && w.b.rc != nil && w.b.br.Buffered() == 0 && len(w.b.pre) == 0 {
 		w.b.awaitNext = false
 		return w.b.writeAwait(p)
 	}
@@ -146,6 +149,11 @@ func (b *bconn) writeAwait(p []byte) (int, error) {
 // update, so it is done only when the last push is more than an eighth of
 // the timeout old; the effective timeout is thus between 7/8 and all of it.
 func (b *bconn) Read(p []byte) (int, error) {
+	if len(b.pre) > 0 {
+		n := copy(p, b.pre)
+		b.pre = b.pre[n:]
+		return n, nil
+	}
 	now := time.Now()
 	if now.Sub(b.armed) > b.timeout>>3 {
 		b.armed = now
@@ -170,6 +178,39 @@ type connPool struct {
 	mu     sync.Mutex
 	idle   []*bconn // LIFO: the most recently used connection is the warmest
 	closed bool
+	// ringIdle are the idle connections of the ring loops (ring.go): any
+	// loop may take one, as no ring operation is pending on an idle one.
+	ringIdle []*ringBconn
+}
+
+func (cp *connPool) getRing(now time.Time) *ringBconn {
+	cp.mu.Lock()
+	for n := len(cp.ringIdle); n > 0; n = len(cp.ringIdle) {
+		b := cp.ringIdle[n-1]
+		cp.ringIdle[n-1] = nil
+		cp.ringIdle = cp.ringIdle[:n-1]
+		if now.Sub(b.idleAt) < poolIdleLimit {
+			cp.mu.Unlock()
+			return b
+		}
+		cp.mu.Unlock()
+		b.close()
+		cp.mu.Lock()
+	}
+	cp.mu.Unlock()
+	return nil
+}
+
+func (cp *connPool) putRing(b *ringBconn, now time.Time) {
+	cp.mu.Lock()
+	if cp.closed || len(cp.ringIdle) >= maxIdlePerTarget {
+		cp.mu.Unlock()
+		b.close()
+		return
+	}
+	b.idleAt = now
+	cp.ringIdle = append(cp.ringIdle, b)
+	cp.mu.Unlock()
 }
 
 func (cp *connPool) get(now time.Time) *bconn {
@@ -205,10 +246,13 @@ func (cp *connPool) put(b *bconn, now time.Time) {
 func (cp *connPool) closeAll() {
 	cp.mu.Lock()
 	cp.closed = true
-	idle := cp.idle
-	cp.idle = nil
+	idle, ringIdle := cp.idle, cp.ringIdle
+	cp.idle, cp.ringIdle = nil, nil
 	cp.mu.Unlock()
 	for _, b := range idle {
+		b.close()
+	}
+	for _, b := range ringIdle {
 		b.close()
 	}
 }
@@ -216,6 +260,52 @@ func (cp *connPool) closeAll() {
 // forward sends the request to a target of the chosen group and streams
 // the response back. It returns whether the client connection stays open.
 func (l *listener) forward(c *httpConn, cfg *listenerConfig, f *forwardAction) bool {
+	fg, set, t, failed := l.choose(c, cfg, f)
+	if failed {
+		return c.writeELBError(cfg, http.StatusServiceUnavailable, false)
+	}
+	fg.stats.requests.Add(1)
+	return l.exchange(c, cfg, f, fg, set, t)
+}
+
+// exchange sends the request to t and its response to the client.
+func (l *listener) exchange(c *httpConn, cfg *listenerConfig, f *forwardAction, fg *fwdGroup, set *targetSet, t *target) bool {
+	t.inflight.Add(1)
+	defer t.done()
+	bc, rh, rt, code := l.roundTrip(c, t)
+	if code != 0 {
+		return l.forwardFailed(c, cfg, code)
+	}
+	fg.stats.countTarget(rh.code, rt)
+	return l.respond(c, f, fg, set, t, bc, &rh)
+}
+
+// resume finishes an exchange a ring loop began: the request went out on
+// bc at start, and the response, whatever of it bc.pre holds and the rest,
+// is read here. t.inflight already counts the request.
+func (l *listener) resume(c *httpConn, cfg *listenerConfig, f *forwardAction, fg *fwdGroup, set *targetSet, t *target, bc *bconn, start time.Time) bool {
+	defer t.done()
+	c.target.Store(bc)
+	var rh respHead
+	var err error
+	c.out, rh, err = readHead(bc.br, c.out)
+	c.target.Store(nil)
+	if err != nil {
+		bc.close()
+		l.p.log.Debug("target request failed", "target", bc.c.RemoteAddr().String(), "err", err)
+		if isTimeout(err) {
+			return l.forwardFailed(c, cfg, http.StatusGatewayTimeout)
+		}
+		return l.forwardFailed(c, cfg, http.StatusBadGateway)
+	}
+	fg.stats.countTarget(rh.code, time.Since(start))
+	return l.respond(c, f, fg, set, t, bc, &rh)
+}
+
+// choose picks the target group and the target for a forwarded request.
+// failed means there is none to send it to (ELB answers 503); a group
+// without a target counts the request as the group's.
+func (l *listener) choose(c *httpConn, cfg *listenerConfig, f *forwardAction) (fg *fwdGroup, set *targetSet, t *target, failed bool) {
 	req := &c.req
 	var tgCookie []byte
 	if f.sticky > 0 {
@@ -224,67 +314,48 @@ func (l *listener) forward(c *httpConn, cfg *listenerConfig, f *forwardAction) b
 	fg, failOpen := f.pick(tgCookie)
 	if fg == nil {
 		cfg.stats.direct.Add(1)
-		return c.writeELBError(cfg, http.StatusServiceUnavailable, false)
+		return nil, nil, nil, true
 	}
-	fg.stats.requests.Add(1)
-	set := fg.g.set.Load()
+	set = fg.g.set.Load()
 	var tCookie []byte
 	if set.sticky > 0 {
 		tCookie = req.cookie("AWSALB")
 	}
-	t := set.pick(fg.g, failOpen, tCookie)
+	t = set.pick(fg.g, failOpen, tCookie)
 	if t == nil {
-		return c.writeELBError(cfg, http.StatusServiceUnavailable, false)
+		fg.stats.requests.Add(1)
+		return fg, set, nil, true
 	}
-	t.inflight.Add(1)
-	defer t.done()
+	return fg, set, t, false
+}
 
-	bc, rh, rt, code := l.roundTrip(c, t)
-	if code != 0 {
-		if code == http.StatusBadRequest {
-			// The client's body framing broke while it was being sent:
-			// neither the target nor this connection can be trusted.
-			c.writeELBError(cfg, code, true)
-			c.lingerClose()
-			return false
-		}
-		if code == -1 {
-			return false // the client went away
-		}
-		return c.writeELBError(cfg, code, c.req.chunked || c.req.contentLength > 0)
-	}
-	c.target.Store(bc)
-	defer c.target.Store(nil)
-	fg.stats.countTarget(rh.code, rt)
-	if rh.code == http.StatusSwitchingProtocols {
-		l.upgrade(c, bc, &rh, t)
+// forwardFailed answers a request whose exchange with the target failed
+// with the status roundTrip gave.
+func (l *listener) forwardFailed(c *httpConn, cfg *listenerConfig, code int) bool {
+	if code == http.StatusBadRequest {
+		// The client's body framing broke while it was being sent:
+		// neither the target nor this connection can be trusted.
+		c.writeELBError(cfg, code, true)
+		c.lingerClose()
 		return false
 	}
-	// c.out holds the status line and the end-to-end headers; add framing.
-	hasBody := rh.hasBody(req.isHead())
-	closeConn := req.close || l.draining.Load()
-	chunkOut := false
-	switch {
-	case rh.contentLength >= 0:
-		c.out = append(c.out, "Content-Length: "...)
-		c.out = strconv.AppendInt(c.out, rh.contentLength, 10)
-		c.out = append(c.out, "\r\n"...)
-	case !hasBody:
-	case req.minor >= 1:
-		c.out = append(c.out, "Transfer-Encoding: chunked\r\n"...)
-		chunkOut = true
-	default:
-		closeConn = true // an HTTP/1.0 client reads to the close
+	if code == -1 {
+		return false // the client went away
 	}
-	if f.sticky > 0 && len(f.groups) > 1 {
-		c.out = appendStickyCookie(c.out, "AWSALBTG", fg.cookie, f.sticky, l.p.now())
-	}
-	if set.sticky > 0 {
-		c.out = appendStickyCookie(c.out, "AWSALB", t.cookie, set.sticky, l.p.now())
-	}
-	c.out = appendConnection(c.out, closeConn, req.minor)
-	c.out = append(c.out, "\r\n"...)
+	return c.writeELBError(cfg, code, c.req.chunked || c.req.contentLength > 0)
+}
 
+// respond sends the target's response, whose head readHead put in c.out,
+// to the client, and gives the target connection back to the pool when it
+// can carry another request.
+func (l *listener) respond(c *httpConn, f *forwardAction, fg *fwdGroup, set *targetSet, t *target, bc *bconn, rh *respHead) bool {
+	c.target.Store(bc)
+	defer c.target.Store(nil)
+	if rh.code == http.StatusSwitchingProtocols {
+		l.upgrade(c, bc, rh, t)
+		return false
+	}
+	hasBody, closeConn, chunkOut := l.finishHead(c, f, fg, set, t, rh)
 	complete, targetErr := true, false
 	if hasBody {
 		var body io.Reader
@@ -295,7 +366,6 @@ func (l *listener) forward(c *httpConn, cfg *listenerConfig, f *forwardAction) b
 			c.lb = lengthBody{br: bc.br, n: rh.contentLength}
 			body = &c.lb
 		default:
-			rh.close = true
 			body = bc.br
 		}
 		complete, targetErr = c.copyResponseBody(body, chunkOut, rh.contentLength < 0)
@@ -317,6 +387,41 @@ func (l *listener) forward(c *httpConn, cfg *listenerConfig, f *forwardAction) b
 		return false
 	}
 	return !closeConn
+}
+
+// finishHead ends the response head in c.out (the status line and the
+// end-to-end headers) with the body's framing, the stickiness cookies and
+// the connection header. A body that runs until the target closes sets
+// rh.close. closeConn tells whether the client connection ends after this
+// response; chunkOut whether the body goes out chunked.
+func (l *listener) finishHead(c *httpConn, f *forwardAction, fg *fwdGroup, set *targetSet, t *target, rh *respHead) (hasBody, closeConn, chunkOut bool) {
+	req := &c.req
+	hasBody = rh.hasBody(req.isHead())
+	closeConn = req.close || l.draining.Load()
+	switch {
+	case rh.contentLength >= 0:
+		c.out = append(c.out, "Content-Length: "...)
+		c.out = strconv.AppendInt(c.out, rh.contentLength, 10)
+		c.out = append(c.out, "\r\n"...)
+	case !hasBody:
+	case req.minor >= 1:
+		c.out = append(c.out, "Transfer-Encoding: chunked\r\n"...)
+		chunkOut = true
+	default:
+		closeConn = true // an HTTP/1.0 client reads to the close
+	}
+	if hasBody && !rh.chunked && rh.contentLength < 0 {
+		rh.close = true
+	}
+	if f.sticky > 0 && len(f.groups) > 1 {
+		c.out = appendStickyCookie(c.out, "AWSALBTG", fg.cookie, f.sticky, l.p.now())
+	}
+	if set.sticky > 0 {
+		c.out = appendStickyCookie(c.out, "AWSALB", t.cookie, set.sticky, l.p.now())
+	}
+	c.out = appendConnection(c.out, closeConn, req.minor)
+	c.out = append(c.out, "\r\n"...)
+	return hasBody, closeConn, chunkOut
 }
 
 // copyResponseBody streams a response body into the client output.
@@ -447,20 +552,26 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// writeRequestHead writes the request head for the target: the client's
+// writeRequestHead writes the request head for the target.
+func (l *listener) writeRequestHead(bw *bufio.Writer, c *httpConn) {
+	// Appended in the writer's free space, the head is copied only once.
+	bw.Write(l.appendRequestHead(bw.AvailableBuffer(), c))
+}
+
+// appendRequestHead appends the request head for the target: the client's
 // header lines as they came, less the hop-by-hop ones, with ELB's
 // X-Forwarded-* headers and the body's framing.
-func (l *listener) writeRequestHead(bw *bufio.Writer, c *httpConn) {
+func (l *listener) appendRequestHead(b []byte, c *httpConn) []byte {
 	req := &c.req
-	bw.Write(req.method)
-	bw.WriteByte(' ')
+	b = append(b, req.method...)
+	b = append(b, ' ')
 	if req.needSlash {
-		bw.WriteByte('/')
+		b = append(b, '/')
 	}
-	bw.Write(req.uri)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.Write(req.host)
-	bw.WriteString("\r\n")
+	b = append(b, req.uri...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, req.host...)
+	b = append(b, "\r\n"...)
 	xff := false
 	for i := range req.headers {
 		h := &req.headers[i]
@@ -471,44 +582,45 @@ func (l *listener) writeRequestHead(bw *bufio.Writer, c *httpConn) {
 			xff = true
 			continue
 		}
-		bw.Write(h.name)
-		bw.WriteString(": ")
-		bw.Write(h.value)
-		bw.WriteString("\r\n")
+		b = append(b, h.name...)
+		b = append(b, ": "...)
+		b = append(b, h.value...)
+		b = append(b, "\r\n"...)
 	}
-	bw.WriteString("X-Forwarded-For: ")
+	b = append(b, "X-Forwarded-For: "...)
 	if xff {
 		for i := range req.headers {
 			h := &req.headers[i]
 			if len(h.name) == 15 && equalFold(h.name, "x-forwarded-for") && len(h.value) > 0 {
-				bw.Write(h.value)
-				bw.WriteString(", ")
+				b = append(b, h.value...)
+				b = append(b, ", "...)
 			}
 		}
 	}
-	bw.WriteString(c.remoteIP)
-	bw.WriteString("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: ")
-	bw.WriteString(l.portStr)
-	bw.WriteString("\r\n")
+	b = append(b, c.remoteIP...)
+	b = append(b, "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: "...)
+	b = append(b, l.portStr...)
+	b = append(b, "\r\n"...)
 	if req.upgrade != nil {
-		bw.WriteString("Connection: Upgrade\r\nUpgrade: ")
-		bw.Write(req.upgrade)
-		bw.WriteString("\r\n")
+		b = append(b, "Connection: Upgrade\r\nUpgrade: "...)
+		b = append(b, req.upgrade...)
+		b = append(b, "\r\n"...)
 	}
 	switch {
 	case req.chunked:
-		bw.WriteString("Transfer-Encoding: chunked\r\n\r\n")
+		b = append(b, "Transfer-Encoding: chunked\r\n\r\n"...)
 	case req.contentLength >= 0:
-		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), req.contentLength, 10))
-		bw.WriteString("\r\n\r\n")
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, req.contentLength, 10)
+		b = append(b, "\r\n\r\n"...)
 	default:
 		switch string(req.method) {
 		case http.MethodPost, http.MethodPut, http.MethodPatch:
-			bw.WriteString("Content-Length: 0\r\n")
+			b = append(b, "Content-Length: 0\r\n"...)
 		}
-		bw.WriteString("\r\n")
+		b = append(b, "\r\n"...)
 	}
+	return b
 }
 
 // hopByHopRequest reports the request headers that are not forwarded as

@@ -58,6 +58,9 @@ func newListener(p *Proxy, lc Listener, ln net.Listener) *listener {
 }
 
 func (l *listener) start() {
+	if l.proto == "HTTP" {
+		l.p.startRings()
+	}
 	l.p.wg.Add(1)
 	go func() {
 		defer l.p.wg.Done()
@@ -168,38 +171,49 @@ func cookieValue(key string) string {
 // handle routes one request by the listener's current rules and answers
 // it. It returns whether the client connection stays open.
 func (l *listener) handle(c *httpConn) bool {
+	cfg, ru := l.route(c)
+	if ru != nil && ru.fwd != nil {
+		return l.forward(c, cfg, ru.fwd)
+	}
+	return l.answer(c, cfg, ru)
+}
+
+// route counts the request and finds the first rule it matches; nil when
+// none does.
+func (l *listener) route(c *httpConn) (*listenerConfig, *rule) {
 	cfg := l.cfg.Load()
 	cfg.stats.requests.Add(1)
-	req := &c.req
 	for _, ru := range cfg.rules {
-		if !ru.matches(req, c.remote) {
-			continue
-		}
-		switch {
-		case ru.fwd != nil:
-			return l.forward(c, cfg, ru.fwd)
-		case ru.fixed != nil:
-			cfg.stats.direct.Add(1)
-			cfg.stats.countELB(ru.fixed.code)
-			return c.writeDirect(ru.fixed.code, ru.fixed.contentType, ru.fixed.body, "", false)
-		default:
-			cfg.stats.direct.Add(1)
-			code := ru.redirect.StatusCode
-			if code == 0 {
-				code = http.StatusFound
-			}
-			cfg.stats.countELB(code)
-			loc, err := redirectURL(ru.redirect, req, l.portStr)
-			if err != nil {
-				return c.writeELBError(cfg, http.StatusBadRequest, true)
-			}
-			return c.writeDirect(code, "", nil, loc, false)
+		if ru.matches(&c.req, c.remote) {
+			return cfg, ru
 		}
 	}
-	// The control plane always ends with a default rule; without one ELB
-	// has nothing to do but refuse.
+	return cfg, nil
+}
+
+// answer answers a request the load balancer does not forward: by a fixed
+// response or redirect rule, or with 503 when no rule matched.
+func (l *listener) answer(c *httpConn, cfg *listenerConfig, ru *rule) bool {
 	cfg.stats.direct.Add(1)
-	return c.writeELBError(cfg, http.StatusServiceUnavailable, false)
+	switch {
+	case ru == nil:
+		// The control plane always ends with a default rule; without one ELB
+		// has nothing to do but refuse.
+		return c.writeELBError(cfg, http.StatusServiceUnavailable, false)
+	case ru.fixed != nil:
+		cfg.stats.countELB(ru.fixed.code)
+		return c.writeDirect(ru.fixed.code, ru.fixed.contentType, ru.fixed.body, "", false)
+	}
+	code := ru.redirect.StatusCode
+	if code == 0 {
+		code = http.StatusFound
+	}
+	cfg.stats.countELB(code)
+	loc, err := redirectURL(ru.redirect, &c.req, l.portStr)
+	if err != nil {
+		return c.writeELBError(cfg, http.StatusBadRequest, true)
+	}
+	return c.writeDirect(code, "", nil, loc, false)
 }
 
 func (ru *rule) matches(r *request, remote netip.AddrPort) bool {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -52,6 +53,9 @@ type Options struct {
 	// --time-scale` does every wait; 0 or 1 is real time. Network timeouts
 	// stay real: they bound what a peer may take, not what cutover waits.
 	TimeScale float64
+	// NoIOUring serves every HTTP client connection with a goroutine even
+	// where io_uring is available (see ring.go).
+	NoIOUring bool
 	// OnHealthChange, when set, is called (on its own goroutine) after a
 	// target of the group changed health state, so that whoever waits for
 	// targets to become healthy need not poll.
@@ -91,6 +95,10 @@ type Proxy struct {
 
 	flowMu sync.Mutex
 	flows  map[net.Conn]struct{} // proxied TCP flows and upgraded HTTP connections, closed by Close
+
+	noRing   bool
+	ringOnce sync.Once
+	rings    *ringSet // nil when HTTP connections are all served by goroutines
 }
 
 // New returns a proxy with no listeners; Apply gives it a configuration.
@@ -104,6 +112,7 @@ func New(opts Options) *Proxy {
 		idleTimeout:    opts.ClientIdleTimeout,
 		timeScale:      opts.TimeScale,
 		onHealth:       opts.OnHealthChange,
+		noRing:         opts.NoIOUring,
 		listeners:      map[string]*listener{},
 		groups:         map[string]*group{},
 		flows:          map[net.Conn]struct{}{},
@@ -140,6 +149,28 @@ func New(opts Options) *Proxy {
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.metrics = newMetrics(p)
 	return p
+}
+
+// startRings starts the ring loops for the first HTTP listener, unless
+// they are turned off or io_uring cannot be used here.
+func (p *Proxy) startRings() {
+	p.ringOnce.Do(func() {
+		if p.noRing {
+			return
+		}
+		// One P is left to the rest of the process. When every P's thread
+		// waits in a system call, the runtime takes a P from one of them
+		// at each wait and its monitor thread polls every 20 µs; with a P
+		// idle it does neither. And on two cores one loop, which gathers
+		// every connection's events into one wait, served more requests
+		// than two (docs/benchmarks.md).
+		rs, err := startRings(p, max(1, runtime.GOMAXPROCS(0)-1))
+		if err != nil {
+			p.log.Info("HTTP listeners serve each connection with a goroutine", "reason", err)
+			return
+		}
+		p.rings = rs
+	})
 }
 
 // Metrics returns the proxy's metrics; the same value for the proxy's life.
@@ -412,6 +443,7 @@ func (p *Proxy) Close() error {
 		g.remove()
 	}
 	p.wg.Wait()
+	p.rings.stop()
 	for _, g := range gs {
 		g.closeIdle()
 	}

@@ -44,13 +44,22 @@ func httpListener(arn string, groups ...WeightedGroup) Listener {
 		Rules: []Rule{{ARN: arn + "/default", Action: Action{Forward: &Forward{Groups: groups}}}}}
 }
 
+// testNoIOUring makes newProxy turn the ring loops off.
+var testNoIOUring bool
+
 func newProxy(t *testing.T, opts Options) *Proxy {
 	t.Helper()
 	if opts.BindAddr == "" {
 		opts.BindAddr = "127.0.0.1"
 	}
+	opts.NoIOUring = opts.NoIOUring || testNoIOUring
 	p := New(opts)
-	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() {
+		if _, _, ok := p.ringCounts(); ok && opts.NoIOUring {
+			t.Error("ring loops ran although NoIOUring was set")
+		}
+		p.Close()
+	})
 	return p
 }
 

@@ -96,6 +96,13 @@ type httpConn struct {
 	guardExpired bool
 	pipelined    bool // the client sent a request before the previous response
 	strikes      int  // reads that found data right after the guard expired
+
+	st *lbStats // the load balancer's, counted in at accept
+	// rs is set while a ring loop serves the connection (ring.go); then c
+	// has no net.Conn and only the loop touches it. modeMu orders the
+	// hand-over to a goroutine against kill and wakeIdle.
+	modeMu sync.Mutex
+	rs     *ringClient
 }
 
 // serveHTTP accepts client connections until the listener closes.
@@ -119,15 +126,8 @@ func (l *listener) serveHTTP() {
 			continue
 		}
 		delay = 0
-		c := &httpConn{l: l, c: nc}
-		if tc, ok := nc.(*net.TCPConn); ok {
-			c.tc = tc
-			if rc, err := tc.SyscallConn(); err == nil {
-				c.rc = rc
-				c.rr.init(rc)
-				c.awaitFn = c.await
-			}
-		}
+		c := &httpConn{l: l, st: l.cfg.Load().stats}
+		c.setConn(nc)
 		if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 			c.remote = a.AddrPort()
 			c.remoteIP = c.remote.Addr().Unmap().String()
@@ -138,7 +138,27 @@ func (l *listener) serveHTTP() {
 			nc.Close()
 			continue
 		}
-		go c.serve()
+		c.st.newConns.Add(1)
+		c.st.active.Add(1)
+		c.rbp = readBufs.Get().(*[]byte)
+		c.rbuf = *c.rbp
+		if c.tc != nil && l.p.rings.adopt(c) {
+			continue
+		}
+		go c.run(nil)
+	}
+}
+
+// setConn makes nc the connection's socket.
+func (c *httpConn) setConn(nc net.Conn) {
+	c.c, c.tc, c.rc = nc, nil, nil
+	if tc, ok := nc.(*net.TCPConn); ok {
+		c.tc = tc
+		if rc, err := tc.SyscallConn(); err == nil {
+			c.rc = rc
+			c.rr.init(rc)
+			c.awaitFn = c.await
+		}
 	}
 }
 
@@ -180,6 +200,12 @@ func (l *listener) forEachConn(f func(*httpConn)) {
 // wakeIdle makes a connection waiting for its next request notice that the
 // listener is draining; one in the middle of a request finishes it first.
 func (c *httpConn) wakeIdle() {
+	c.modeMu.Lock()
+	defer c.modeMu.Unlock()
+	if c.rs != nil {
+		c.rs.wakeIdle(c)
+		return
+	}
 	if c.idle.Load() {
 		c.c.SetReadDeadline(aLongTimeAgo)
 	}
@@ -189,34 +215,35 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // kill closes the connection and the target connection it is waiting on.
 func (c *httpConn) kill() {
+	c.modeMu.Lock()
+	defer c.modeMu.Unlock()
+	if c.rs != nil {
+		c.rs.kill(c)
+		return
+	}
 	c.c.Close()
 	if bc := c.target.Load(); bc != nil {
 		bc.c.Close()
 	}
 }
 
-func (c *httpConn) serve() {
-	st := c.l.cfg.Load().stats
-	st.newConns.Add(1)
-	st.active.Add(1)
-	defer func() {
-		st.active.Add(-1)
-		c.c.Close()
-		c.releaseOut()
-		if c.rbp != nil {
-			c.releaseReadBuf()
-		}
-		c.l.untrack(c)
-	}()
-	c.rbp = readBufs.Get().(*[]byte)
-	c.rbuf = *c.rbp
+// run serves the connection's requests on its own goroutine until it
+// closes. first, when set, answers a request a ring loop handed over and
+// tells whether the connection stays open.
+func (c *httpConn) run(first func() bool) {
+	defer c.end()
 	for {
-		if !c.readRequest() {
-			return
+		var keep bool
+		if first != nil {
+			keep, first = first(), nil
+		} else {
+			if !c.readRequest() {
+				return
+			}
+			c.inRequest = true
+			c.acquireOut()
+			keep = c.l.handle(c)
 		}
-		c.inRequest = true
-		c.acquireOut()
-		keep := c.l.handle(c)
 		c.inRequest = false
 		if !keep || c.l.draining.Load() {
 			c.flush()
@@ -232,6 +259,17 @@ func (c *httpConn) serve() {
 			c.rbuf = *c.rbp
 		}
 	}
+}
+
+// end releases a closed connection of goroutine mode.
+func (c *httpConn) end() {
+	c.st.active.Add(-1)
+	c.c.Close()
+	c.releaseOut()
+	if c.rbp != nil {
+		c.releaseReadBuf()
+	}
+	c.l.untrack(c)
 }
 
 func (c *httpConn) releaseReadBuf() {
@@ -490,9 +528,9 @@ func (c *httpConn) armRead() {
 	}
 }
 
-// flush writes the pending output.
+// flush writes the pending output. A ring loop sends it itself.
 func (c *httpConn) flush() error {
-	if len(c.out) == 0 {
+	if len(c.out) == 0 || c.rs != nil {
 		return nil
 	}
 	_, err := c.c.Write(c.out)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -75,8 +76,9 @@ type target struct {
 	key    string
 	id     string
 	port   int
-	addr   string // host:port; "" when the control plane knows no address
-	cookie string // AWSALB value
+	addr   string         // host:port; "" when the control plane knows no address
+	ip     netip.AddrPort // addr when it is an IP address and port
+	cookie string         // AWSALB value
 
 	inflight atomic.Int64 // requests and flows in progress
 	routable atomic.Bool
@@ -142,6 +144,9 @@ func (g *group) update(tgc *TargetGroup, used bool) []*target {
 		if t == nil {
 			t = &target{g: g, key: key, id: tc.ID, port: port, addr: addr,
 				cookie: cookieValue(g.arn + "|" + key)}
+			// A ring loop connects to addresses only; a name is left to
+			// the dialer's resolver.
+			t.ip, _ = netip.ParseAddrPort(addr)
 			t.state, t.reason = StateInitial, ReasonRegistrationInProgress
 			g.targets[key] = t
 			g.restartCheckLocked(t, true)
