@@ -3,6 +3,7 @@
 #
 #   bash bench/lb/run.sh            # defaults: wrk -t2 -c64 -d8s --latency, 3 rounds
 #   DURATION=5s CONNS=32 ROUNDS=5 bash bench/lb/run.sh
+#   CUTOVER_FLAGS=-no-io-uring bash bench/lb/run.sh   # cutover's goroutine path
 #
 # It starts two Go backends, cutover's data plane (bench/lb/cutoverlb, its
 # own process so its RSS can be read) and nginx, each proxy forwarding 90/10
@@ -12,13 +13,13 @@
 # request (user+system of its processes during the run), which the other
 # engineers' load on the shared machine disturbs less than throughput.
 #
-# Fairness on 2 cores: both proxies may use every core — nginx with
+# Fairness on 2 cores: both proxies run as they ship — nginx with
 # `worker_processes auto` (one worker per core), cutover with Go's default
-# GOMAXPROCS (the number of cores). wrk and the backends share the same
-# cores, so every proxy pays the same tax. One worker each is as fair and
-# leaves more of the machine to wrk and the backends; it is not the default
-# because it is not how either proxy ships, but it can be compared with
-#   NGINX_WORKERS=1 CUTOVER_ENV=GOMAXPROCS=1 bash bench/lb/run.sh
+# GOMAXPROCS (the number of cores), of which its data plane takes all but
+# one for io_uring loops, at least one (so one loop on two cores). wrk and
+# the backends share the same cores, so every proxy pays the same tax.
+# nginx with one worker can be compared with
+#   NGINX_WORKERS=1 bash bench/lb/run.sh
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -72,7 +73,7 @@ wait_port() {
 wait_port $PORT_A
 wait_port $PORT_B
 
-env ${CUTOVER_ENV:-} "$WORK/cutoverlb" -port $PORT_CUTOVER -a 127.0.0.1:$PORT_A -b 127.0.0.1:$PORT_B >"$WORK/cutoverlb.out" & CUTOVER_PID=$!
+env ${CUTOVER_ENV:-} "$WORK/cutoverlb" ${CUTOVER_FLAGS:-} -port $PORT_CUTOVER -a 127.0.0.1:$PORT_A -b 127.0.0.1:$PORT_B >"$WORK/cutoverlb.out" & CUTOVER_PID=$!
 PIDS+=($CUTOVER_PID)
 
 mkdir -p "$WORK/nginx"

@@ -26,6 +26,7 @@ func main() {
 	b := flag.String("b", "127.0.0.1:18082", "target of group b (weight 10)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until exit")
 	memprofile := flag.String("memprofile", "", "write an allocation profile to this file at exit")
+	noIOUring := flag.Bool("no-io-uring", false, "serve with a goroutine per connection, as cutover server --lb-no-io-uring")
 	flag.Parse()
 	if *memprofile != "" {
 		runtime.MemProfileRate = 4096
@@ -71,7 +72,7 @@ func main() {
 		var gb proxy.TargetGroup
 		gb, err = group("b", *b)
 		if err == nil {
-			err = run(log, *port, ga, gb)
+			err = run(log, proxy.Options{BindAddr: "127.0.0.1", Log: log, NoIOUring: *noIOUring}, *port, ga, gb)
 		}
 	}
 	if err != nil {
@@ -80,8 +81,8 @@ func main() {
 	}
 }
 
-func run(log *slog.Logger, port int, ga, gb proxy.TargetGroup) error {
-	p := proxy.New(proxy.Options{BindAddr: "127.0.0.1", Log: log})
+func run(log *slog.Logger, opts proxy.Options, port int, ga, gb proxy.TargetGroup) error {
+	p := proxy.New(opts)
 	defer p.Close()
 	cfg := &proxy.Config{
 		Listeners: []proxy.Listener{{

@@ -183,13 +183,34 @@ type connPool struct {
 	ringIdle []*ringBconn
 }
 
-func (cp *connPool) getRing(now time.Time) *ringBconn {
+func (cp *connPool) getRing(now time.Time) *ringBconn { return poolGet(cp, &cp.ringIdle, now) }
+
+func (cp *connPool) putRing(b *ringBconn, now time.Time) { poolPut(cp, &cp.ringIdle, b, now) }
+
+func (cp *connPool) get(now time.Time) *bconn { return poolGet(cp, &cp.idle, now) }
+
+func (cp *connPool) put(b *bconn, now time.Time) { poolPut(cp, &cp.idle, b, now) }
+
+// idleConn is what a pool keeps: bconn and ringBconn.
+type idleConn interface {
+	close()
+	idleSince() *time.Time
+}
+
+func (b *bconn) idleSince() *time.Time     { return &b.idleAt }
+func (b *ringBconn) idleSince() *time.Time { return &b.idleAt }
+
+// poolGet takes the most recently used idle connection of list that is
+// not too old to trust, closing older ones on the way; the zero T when
+// there is none.
+func poolGet[T idleConn](cp *connPool, list *[]T, now time.Time) T {
+	var zero T
 	cp.mu.Lock()
-	for n := len(cp.ringIdle); n > 0; n = len(cp.ringIdle) {
-		b := cp.ringIdle[n-1]
-		cp.ringIdle[n-1] = nil
-		cp.ringIdle = cp.ringIdle[:n-1]
-		if now.Sub(b.idleAt) < poolIdleLimit {
+	for n := len(*list); n > 0; n = len(*list) {
+		b := (*list)[n-1]
+		(*list)[n-1] = zero
+		*list = (*list)[:n-1]
+		if now.Sub(*b.idleSince()) < poolIdleLimit {
 			cp.mu.Unlock()
 			return b
 		}
@@ -198,48 +219,19 @@ func (cp *connPool) getRing(now time.Time) *ringBconn {
 		cp.mu.Lock()
 	}
 	cp.mu.Unlock()
-	return nil
+	return zero
 }
 
-func (cp *connPool) putRing(b *ringBconn, now time.Time) {
+// poolPut keeps b for reuse, or closes it when the pool is closed or full.
+func poolPut[T idleConn](cp *connPool, list *[]T, b T, now time.Time) {
 	cp.mu.Lock()
-	if cp.closed || len(cp.ringIdle) >= maxIdlePerTarget {
+	if cp.closed || len(*list) >= maxIdlePerTarget {
 		cp.mu.Unlock()
 		b.close()
 		return
 	}
-	b.idleAt = now
-	cp.ringIdle = append(cp.ringIdle, b)
-	cp.mu.Unlock()
-}
-
-func (cp *connPool) get(now time.Time) *bconn {
-	cp.mu.Lock()
-	for n := len(cp.idle); n > 0; n = len(cp.idle) {
-		b := cp.idle[n-1]
-		cp.idle[n-1] = nil
-		cp.idle = cp.idle[:n-1]
-		if now.Sub(b.idleAt) < poolIdleLimit {
-			cp.mu.Unlock()
-			return b
-		}
-		cp.mu.Unlock()
-		b.close()
-		cp.mu.Lock()
-	}
-	cp.mu.Unlock()
-	return nil
-}
-
-func (cp *connPool) put(b *bconn, now time.Time) {
-	cp.mu.Lock()
-	if cp.closed || len(cp.idle) >= maxIdlePerTarget {
-		cp.mu.Unlock()
-		b.close()
-		return
-	}
-	b.idleAt = now
-	cp.idle = append(cp.idle, b)
+	*b.idleSince() = now
+	*list = append(*list, b)
 	cp.mu.Unlock()
 }
 

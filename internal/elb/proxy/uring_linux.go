@@ -223,3 +223,39 @@ func (r *uring) each(f func(userData uint64, res int32)) {
 		atomic.StoreUint32(r.cqHead, head)
 	}
 }
+
+// send queues a send of all of p on a stream socket (MSG_WAITALL makes the
+// kernel finish a partial one). flags are SQE flags: a link, and skipping
+// the completion on success.
+func (r *uring) send(fd int, p []byte, flags uint8, userData uint64) {
+	s := r.sqe()
+	s.opcode = uringOpSend
+	s.flags = flags
+	s.fd = int32(fd)
+	s.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p))))
+	s.len = uint32(len(p))
+	s.opFlags = syscall.MSG_NOSIGNAL | syscall.MSG_WAITALL
+	s.userData = userData
+}
+
+// recv queues a read of what is there, up to len(p).
+func (r *uring) recv(fd int, p []byte, pollFirst bool, userData uint64) {
+	s := r.sqe()
+	s.opcode = uringOpRecv
+	if pollFirst {
+		s.ioprio = recvPollFirst
+	}
+	s.fd = int32(fd)
+	s.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p))))
+	s.len = uint32(len(p))
+	s.userData = userData
+}
+
+// cancel queues the cancellation of the operation with target's user
+// data; its own completion carries userData.
+func (r *uring) cancel(target, userData uint64) {
+	s := r.sqe()
+	s.opcode = uringOpAsyncCancel
+	s.addr = target
+	s.userData = userData
+}
