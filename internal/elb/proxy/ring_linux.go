@@ -334,7 +334,7 @@ func (lp *ringLoop) start(c *httpConn, rs *ringClient) {
 	lp.slots[rs.slot] = c
 	lp.live++
 	rs.started = true
-	if rs.killed || lp.stopping {
+	if rs.killed || lp.stopping || c.l.draining.Load() {
 		lp.close(c, rs)
 		return
 	}

@@ -132,6 +132,12 @@ type DB struct {
 	w   *writerConn
 
 	readStmts sync.Map // SQL text → *sql.Stmt prepared on rdb, or preparing{}
+	// prepares are the background pool prepares (tx.go); Close waits for
+	// them, since one may open a pool connection (and the database's
+	// files) while Close runs. prepMu orders prepStop against new ones.
+	prepMu   sync.Mutex
+	prepStop bool
+	prepares sync.WaitGroup
 
 	queue      chan *request
 	closing    chan struct{} // closed by Close: no new writes
@@ -349,6 +355,10 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.closing)
 		<-db.writerDone
+		db.prepMu.Lock()
+		db.prepStop = true
+		db.prepMu.Unlock()
+		db.prepares.Wait()
 		db.closeErr = errors.Join(db.syncer.close(), db.closeConns())
 		db.log.Debug("store closed", "commits", db.commits.Load(), "writes", db.writes.Load())
 	})

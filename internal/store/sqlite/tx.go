@@ -47,20 +47,23 @@ func (r *readQuerier) stmt(query string) (*sql.Stmt, error) {
 type preparing struct{}
 
 func (db *DB) preparePooled(query string) {
+	db.prepMu.Lock()
+	defer db.prepMu.Unlock()
+	if db.prepStop {
+		return
+	}
 	if _, loaded := db.readStmts.LoadOrStore(query, preparing{}); loaded {
 		return
 	}
+	db.prepares.Add(1)
 	go func() {
+		defer db.prepares.Done()
 		st, err := db.rdb.PrepareContext(context.Background(), query)
 		if err != nil {
 			db.readStmts.Delete(query) // a later use tries again
 			return
 		}
 		db.readStmts.Store(query, st)
-		if db.isClosed() {
-			// closeConns may have run already and missed it.
-			_ = st.Close()
-		}
 	}()
 }
 
