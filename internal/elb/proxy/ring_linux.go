@@ -643,22 +643,26 @@ func (lp *ringLoop) handoffResponse(c *httpConn, rs *ringClient) {
 	bc.pre = pre
 	cfg, f, fg, set, t, start := rs.cfg, rs.f, rs.fg, rs.set, rs.t, rs.start
 	rs.cfg, rs.f, rs.fg, rs.set, rs.t = nil, nil, nil, nil, nil
-	lp.handoff(c, rs, func() bool {
+	if !lp.handoff(c, rs, func() bool {
 		c.inRequest = true
 		c.acquireOut()
 		return c.l.resume(c, cfg, f, fg, set, t, bc, start)
-	})
+	}) {
+		bc.close()
+		t.done()
+	}
 }
 
 // handoff gives the connection to a goroutine of server.go, which answers
-// first (when set) and serves it from then on.
-func (lp *ringLoop) handoff(c *httpConn, rs *ringClient, first func() bool) {
+// first (when set) and serves it from then on. When that fails the
+// connection is closed and first never runs.
+func (lp *ringLoop) handoff(c *httpConn, rs *ringClient, first func() bool) bool {
 	nc, err := fdConn(rs.fd)
 	rs.fd = -1
 	if err != nil {
 		lp.p.log.Warn("handing a client connection over failed", "err", err)
 		lp.close(c, rs)
-		return
+		return false
 	}
 	lp.release(rs)
 	lp.set.handoffs.Add(1)
@@ -672,6 +676,7 @@ func (lp *ringLoop) handoff(c *httpConn, rs *ringClient, first func() bool) {
 		nc.Close()
 	}
 	go c.run(first)
+	return true
 }
 
 // close ends a connection with no chain in flight.
