@@ -428,6 +428,7 @@ func (lp *ringLoop) nextRequest(c *httpConn, rs *ringClient) {
 		// A target known by name: the dialer resolves it.
 		lp.handoff(c, rs, func() bool {
 			c.inRequest = true
+			c.acquireOut()
 			return l.exchange(c, cfg, f, fg, set, t)
 		})
 		return

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,23 @@ func TestWithoutIOUring(t *testing.T) {
 		"WeightShiftUnderLd": TestWeightShiftUnderLoad,
 	} {
 		t.Run(name, f)
+	}
+}
+
+// TestRingTargetByName checks that a target registered by host name is
+// served (by a goroutine, whose dialer resolves the name).
+func TestRingTargetByName(t *testing.T) {
+	_, port := backend(t, "named", nil)
+	p := newProxy(t, Options{})
+	mustApply(t, p, &Config{Listeners: []Listener{httpListener("l", WeightedGroup{"g", 1})},
+		TargetGroups: []TargetGroup{group1("g", "localhost", port)}})
+	waitState(t, p, "g", StateHealthy)
+	for range 3 {
+		if code, body, _ := get(t, http.DefaultClient, lbURL(p, "l", "/")); code != 200 || body != "named" {
+			t.Fatalf("got %d %q", code, body)
+		}
+	}
+	if _, handoffs, ok := p.ringCounts(); ok && handoffs == 0 {
+		t.Error("a request to a named target was not handed to a goroutine")
 	}
 }
