@@ -11,8 +11,9 @@ import "time"
 // request's user-space work, and the loops make about one per several
 // requests where a goroutine per connection makes four or five.
 //
-// The loops serve the common case only: HTTP/1.1 requests without a body,
-// and responses whose length is known. At the first request or response
+// The loops serve the common case only: HTTP/1.1 requests without a body
+// or with a small one that came with the head, and responses whose length
+// is known. At the first request or response
 // they do not serve, the connection (and its target connection, mid
 // response) is handed to a goroutine of server.go with everything read so
 // far, and stays there. So every feature of the goroutine path holds, and

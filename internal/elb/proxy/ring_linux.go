@@ -70,7 +70,8 @@ type ringClient struct {
 	reused      bool
 	retried     bool
 	start       time.Time
-	bodyLeft    int64
+	body        []byte // the request body, in the client buffer
+	bodyLeft    int64  // of the response body, still to come
 	closeAfter  bool
 	reuseTarget bool
 }
@@ -403,7 +404,9 @@ func (lp *ringLoop) nextRequest(c *httpConn, rs *ringClient) {
 	}
 	c.r += hn
 	req := &c.req
-	if req.minor != 1 || req.chunked || req.contentLength > 0 || req.upgrade != nil || req.expectContinue {
+	// A body goes along only when it came whole with the head (small
+	// ones: the client buffer holds 4 KiB).
+	if req.minor != 1 || req.chunked || req.contentLength > int64(c.w-c.r) || req.upgrade != nil || req.expectContinue {
 		lp.handoff(c, rs, func() bool {
 			c.inRequest = true
 			c.acquireOut()
@@ -436,6 +439,13 @@ func (lp *ringLoop) nextRequest(c *httpConn, rs *ringClient) {
 	t.inflight.Add(1)
 	rs.cfg, rs.f, rs.fg, rs.set, rs.t = cfg, f, fg, set, t
 	rs.retried = false
+	rs.body = nil
+	if req.contentLength > 0 {
+		// Safe in the buffer: the client is read again only after the
+		// response.
+		rs.body = c.rbuf[c.r : c.r+int(req.contentLength)]
+		c.r += int(req.contentLength)
+	}
 	lp.sendRequest(c, rs, false)
 }
 
@@ -458,7 +468,7 @@ func (lp *ringLoop) sendRequest(c *httpConn, rs *ringClient, fresh bool) {
 		rs.connecting = true
 	}
 	rs.b = b
-	b.out = c.l.appendRequestHead(b.out[:0], c)
+	b.out = append(c.l.appendRequestHead(b.out[:0], c), rs.body...)
 	b.n = 0
 	rs.start = lp.now
 	rs.phase, rs.busy, rs.timedOut = phaseForward, true, false
@@ -495,9 +505,10 @@ func (lp *ringLoop) targetHead(c *httpConn, rs *ringClient, res int32) {
 		switch {
 		case rs.timedOut:
 			lp.failForward(c, rs, http.StatusGatewayTimeout)
-		case rs.reused && !rs.retried && b.n == 0:
+		case rs.reused && !rs.retried && b.n == 0 && rs.body == nil:
 			// The target may have closed the idle connection just as it
-			// was taken from the pool: once more on a new one.
+			// was taken from the pool: once more on a new one (as the
+			// goroutine path does, only for a request without a body).
 			b.close()
 			rs.b = nil
 			rs.retried = true
@@ -598,7 +609,7 @@ func (lp *ringLoop) endExchange(rs *ringClient, complete bool) {
 	if rs.t != nil {
 		rs.t.done()
 	}
-	rs.cfg, rs.f, rs.fg, rs.set, rs.t = nil, nil, nil, nil, nil
+	rs.cfg, rs.f, rs.fg, rs.set, rs.t, rs.body = nil, nil, nil, nil, nil, nil
 }
 
 // failForward answers a request the target did not answer.
