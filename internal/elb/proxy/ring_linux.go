@@ -72,6 +72,8 @@ type ringClient struct {
 	start       time.Time
 	body        []byte // the request body, in the client buffer
 	bodyLeft    int64  // of the response body, still to come
+	chunked     bool   // the response body is chunked
+	chunks      chunkScanner
 	closeAfter  bool
 	reuseTarget bool
 }
@@ -536,9 +538,10 @@ func (lp *ringLoop) targetHead(c *httpConn, rs *ringClient, res int32) {
 	var err error
 	c.out, rh, err = readOneHead(lp.br, c.out[:0])
 	hasBody := rh.hasBody(c.req.isHead())
-	if err != nil || rh.code < 200 || (hasBody && rh.contentLength < 0) {
-		// Interim responses, bodies of unknown length, broken heads: the
-		// goroutine path reads it all again.
+	rs.chunked = hasBody && rh.chunked
+	if err != nil || rh.code < 200 || (hasBody && rh.contentLength < 0 && !rs.chunked) {
+		// Interim responses, bodies that run to the close, broken heads:
+		// the goroutine path reads it all again.
 		c.out = c.out[:0]
 		lp.handoffResponse(c, rs)
 		return
@@ -547,6 +550,11 @@ func (lp *ringLoop) targetHead(c *httpConn, rs *ringClient, res int32) {
 	_, rs.closeAfter, _ = c.l.finishHead(c, rs.f, rs.fg, rs.set, rs.t, &rh)
 	rs.reuseTarget = !rh.close
 	body := b.buf[n:b.n]
+	if rs.chunked {
+		rs.chunks = chunkScanner{line: rs.chunks.line[:0]}
+		lp.relayChunks(c, body, rs, c.out)
+		return
+	}
 	var left int64
 	if hasBody {
 		left = rh.contentLength
@@ -567,15 +575,56 @@ func (lp *ringLoop) targetHead(c *httpConn, rs *ringClient, res int32) {
 }
 
 // relay sends what c.out holds of the response and reads the next part of
-// its body into c.out.
+// its body: straight into c.out when its length is known, into the target
+// buffer for relayChunks when it is chunked.
 func (lp *ringLoop) relay(c *httpConn, rs *ringClient) {
 	rs.phase = phaseStream
-	lp.r.send(rs.fd, c.out, sqeIOLink|sqeCQESkipSuccess, lp.ud(rs, opIgnore))
+	if len(c.out) > 0 {
+		lp.r.send(rs.fd, c.out, sqeIOLink|sqeCQESkipSuccess, lp.ud(rs, opIgnore))
+	}
+	if rs.chunked {
+		lp.recvTarget(rs, rs.b.buf, opTargetBody, false)
+		return
+	}
 	c.out = c.out[:cap(c.out)]
 	lp.recvTarget(rs, c.out[:min(int64(len(c.out)), rs.bodyLeft)], opTargetBody, false)
 }
 
+// relayChunks decodes p, the next bytes of a chunked body, appends them
+// to out (what c.out keeps of the response yet to send) and relays them;
+// the body's end ends the exchange.
+func (lp *ringLoop) relayChunks(c *httpConn, p []byte, rs *ringClient, out []byte) {
+	var used int
+	var done bool
+	var err error
+	c.out, used, done, err = rs.chunks.scan(out, p)
+	switch {
+	case err != nil:
+		lp.p.log.Debug("target response failed", "target", rs.t.addr, "err", err)
+		c.out = c.out[:0]
+		lp.endExchange(rs, false)
+		lp.close(c, rs)
+	case done:
+		if used < len(p) {
+			rs.reuseTarget = false // more than the response
+		}
+		lp.endExchange(rs, true)
+		lp.respond(c, rs, !rs.closeAfter)
+	default:
+		lp.relay(c, rs)
+	}
+}
+
 func (lp *ringLoop) targetBody(c *httpConn, rs *ringClient, res int32) {
+	if res == 0 && rs.chunked && !rs.killed {
+		if out, ok := rs.chunks.eof(c.out[:0]); ok {
+			c.out = out
+			rs.reuseTarget = false
+			lp.endExchange(rs, true)
+			lp.respond(c, rs, !rs.closeAfter)
+			return
+		}
+	}
 	if rs.killed || res <= 0 {
 		// The client went away, or the target stopped early: the status
 		// line is gone, so cutting the connection is all that is left.
@@ -585,6 +634,10 @@ func (lp *ringLoop) targetBody(c *httpConn, rs *ringClient, res int32) {
 		return
 	}
 	rs.deadline = lp.now.Add(lp.p.targetTimeout)
+	if rs.chunked {
+		lp.relayChunks(c, rs.b.buf[:res], rs, c.out[:0])
+		return
+	}
 	c.out = c.out[:res]
 	rs.bodyLeft -= int64(res)
 	if rs.bodyLeft > 0 {

@@ -31,7 +31,8 @@ func TestRingLoops(t *testing.T) {
 		{"request body beyond the buffer", "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10000\r\n\r\n" + strings.Repeat("y", 10000), []string{"POST"}, []string{strings.Repeat("y", 10000)}, true},
 		{"chunked request body", "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", []string{"POST"}, []string{"abc"}, true},
 		{"pipelined after a body", "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi" + get, []string{"POST", "GET"}, []string{"hi", "b"}, false},
-		{"chunked response", "GET /stream HTTP/1.1\r\nHost: a\r\n\r\n", []string{"GET"}, []string{"part0;part1;part2;"}, true},
+		{"chunked response", "GET /stream HTTP/1.1\r\nHost: a\r\n\r\n", []string{"GET"}, []string{"part0;part1;part2;"}, false},
+		{"chunked response with trailers", "GET /trailer HTTP/1.1\r\nHost: a\r\n\r\n" + get, []string{"GET", "GET"}, []string{"abc", "b"}, false},
 		{"HTTP/1.0 keep-alive", "GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n", []string{"GET"}, []string{"b"}, true},
 		{"head split over writes", "GET / HT", nil, nil, false},
 	}

@@ -44,6 +44,11 @@ func frontEnd(t *testing.T, opts Options) (p *Proxy, addr string, hits *atomic.I
 		case r.URL.Path == "/slow":
 			time.Sleep(300 * time.Millisecond)
 			io.WriteString(w, "slow")
+		case r.URL.Path == "/trailer":
+			w.Header().Set("Trailer", "X-Sum")
+			io.WriteString(w, "abc")
+			w.(http.Flusher).Flush()
+			w.Header().Set("X-Sum", "3")
 		case r.URL.Path == "/stream":
 			f := w.(http.Flusher)
 			for i := range 3 {
