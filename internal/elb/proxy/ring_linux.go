@@ -172,6 +172,7 @@ type ringLoop struct {
 	free     []uint32
 	live     int
 	stopping bool
+	exited   bool // guarded by mu
 	done     chan struct{}
 	now      time.Time
 	br       *bufio.Reader // parses response heads out of sr
@@ -206,6 +207,11 @@ func (lp *ringLoop) run(ready chan<- error) {
 	}
 	lp.r, lp.efd = r, int(efd)
 	defer func() {
+		// A late post must not write to the eventfd's number once it
+		// may name another file.
+		lp.mu.Lock()
+		lp.exited = true
+		lp.mu.Unlock()
 		r.close()
 		syscall.Close(lp.efd)
 	}()
@@ -242,10 +248,12 @@ func (p *Proxy) ringTick() time.Duration {
 // post runs f on the loop's thread.
 func (lp *ringLoop) post(f func()) {
 	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if lp.exited {
+		return
+	}
 	lp.posted = append(lp.posted, f)
-	wake := len(lp.posted) == 1
-	lp.mu.Unlock()
-	if wake {
+	if len(lp.posted) == 1 {
 		var one [8]byte
 		binary.NativeEndian.PutUint64(one[:], 1)
 		syscall.Write(lp.efd, one[:])
