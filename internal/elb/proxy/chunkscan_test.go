@@ -13,7 +13,7 @@ import (
 // as the goroutine path does; rest is what follows it.
 func decodeLikeGoroutinePath(in []byte) (data []byte, rest int, err error) {
 	r := bytes.NewReader(in)
-	br := bufio.NewReaderSize(r, 8<<10)
+	br := bufio.NewReaderSize(r, targetReadBuf)
 	data, err = io.ReadAll(&chunkedBody{br: br, r: httputil.NewChunkedReader(br)})
 	if err != nil {
 		return nil, 0, err

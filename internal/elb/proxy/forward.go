@@ -26,11 +26,14 @@ const (
 	// server keep-alive timeouts, before the target closes them under us.
 	poolIdleLimit = 50 * time.Second
 	copyBufSize   = 32 << 10
+	// targetReadBuf is a target connection's read buffer, which bounds the
+	// lines of its responses' heads and trailers.
+	targetReadBuf = 8 << 10
 )
 
 var (
 	copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
-	readers  = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
+	readers  = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, targetReadBuf) }}
 	writers  = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8<<10) }}
 )
 
@@ -284,11 +287,8 @@ func (l *listener) resume(c *httpConn, cfg *listenerConfig, f *forwardAction, fg
 	c.target.Store(nil)
 	if err != nil {
 		bc.close()
-		l.p.log.Debug("target request failed", "target", bc.c.RemoteAddr().String(), "err", err)
-		if isTimeout(err) {
-			return l.forwardFailed(c, cfg, http.StatusGatewayTimeout)
-		}
-		return l.forwardFailed(c, cfg, http.StatusBadGateway)
+		l.p.log.Debug("target request failed", "target", t.addr, "err", err)
+		return l.forwardFailed(c, cfg, failureStatus(err))
 	}
 	fg.stats.countTarget(rh.code, time.Since(start))
 	return l.respond(c, f, fg, set, t, bc, &rh)
@@ -494,10 +494,7 @@ func (l *listener) roundTrip(c *httpConn, t *target) (*bconn, respHead, time.Dur
 			nc, err := p.dialer.DialContext(p.ctx, "tcp", t.addr)
 			if err != nil {
 				p.log.Debug("target connect failed", "target", t.addr, "err", err)
-				if isTimeout(err) {
-					return nil, respHead{}, 0, http.StatusGatewayTimeout
-				}
-				return nil, respHead{}, 0, http.StatusBadGateway
+				return nil, respHead{}, 0, failureStatus(err)
 			}
 			bc = newBconn(nc, p.targetTimeout)
 		}
@@ -532,11 +529,17 @@ func (l *listener) roundTrip(c *httpConn, t *target) (*bconn, respHead, time.Dur
 			continue
 		}
 		p.log.Debug("target request failed", "target", t.addr, "err", err)
-		if isTimeout(err) {
-			return nil, respHead{}, 0, http.StatusGatewayTimeout
-		}
-		return nil, respHead{}, 0, http.StatusBadGateway
+		return nil, respHead{}, 0, failureStatus(err)
 	}
+}
+
+// failureStatus is ELB's answer when the exchange with a target failed
+// with err: 504 when it timed out, 502 otherwise.
+func failureStatus(err error) int {
+	if isTimeout(err) {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
 }
 
 func isTimeout(err error) bool {

@@ -60,11 +60,6 @@ const (
 	chunkTrailer
 )
 
-const (
-	maxChunkSizeLine    = 4096
-	maxChunkTrailerLine = 8 << 10
-)
-
 var errChunkedBody = errors.New("malformed chunked body from target")
 
 // scan decodes p, the next bytes from the target, appending what the
@@ -93,9 +88,9 @@ func (s *chunkScanner) scan(dst, p []byte) (out []byte, used int, done bool, err
 			r++
 			s.state = next
 		case chunkSize, chunkTrailer:
-			limit := maxChunkSizeLine + 1
+			limit := maxChunkLine + 1 // with its CRLF, under maxChunkLine without
 			if s.state == chunkTrailer {
-				limit = maxChunkTrailerLine
+				limit = targetReadBuf
 			}
 			i := bytes.IndexByte(p[r:], '\n')
 			end := len(p)
@@ -146,14 +141,15 @@ func (s *chunkScanner) eof(dst []byte) ([]byte, bool) {
 }
 
 // sizeLine parses s.line, a chunk-size line with its CRLF, as Go's
-// chunked decoder does.
+// chunked decoder does (up to 16 digits, extensions unchecked): not
+// parseChunkSize, the stricter rule for what clients send.
 func (s *chunkScanner) sizeLine() (uint64, bool) {
 	line := s.line
 	if i := bytes.IndexByte(line, '\r'); i < 0 || i != len(line)-2 {
 		return 0, false // a bare LF, or a CR inside the line
 	}
 	line = line[:len(line)-2]
-	if len(line) >= maxChunkSizeLine {
+	if len(line) >= maxChunkLine {
 		return 0, false
 	}
 	s.excess += int64(len(line)) + 2
