@@ -259,7 +259,6 @@ func (l *listener) forward(c *httpConn, cfg *listenerConfig, f *forwardAction) b
 	if failed {
 		return c.writeELBError(cfg, http.StatusServiceUnavailable, false)
 	}
-	fg.stats.requests.Add(1)
 	return l.exchange(c, cfg, f, fg, set, t)
 }
 
@@ -294,9 +293,9 @@ func (l *listener) resume(c *httpConn, cfg *listenerConfig, f *forwardAction, fg
 	return l.respond(c, f, fg, set, t, bc, &rh)
 }
 
-// choose picks the target group and the target for a forwarded request.
-// failed means there is none to send it to (ELB answers 503); a group
-// without a target counts the request as the group's.
+// choose picks the target group and the target for a forwarded request,
+// and counts the request as the chosen group's. failed means there is no
+// target to send it to (ELB answers 503).
 func (l *listener) choose(c *httpConn, cfg *listenerConfig, f *forwardAction) (fg *fwdGroup, set *targetSet, t *target, failed bool) {
 	req := &c.req
 	var tgCookie []byte
@@ -308,6 +307,7 @@ func (l *listener) choose(c *httpConn, cfg *listenerConfig, f *forwardAction) (f
 		cfg.stats.direct.Add(1)
 		return nil, nil, nil, true
 	}
+	fg.stats.requests.Add(1)
 	set = fg.g.set.Load()
 	var tCookie []byte
 	if set.sticky > 0 {
@@ -315,7 +315,6 @@ func (l *listener) choose(c *httpConn, cfg *listenerConfig, f *forwardAction) (f
 	}
 	t = set.pick(fg.g, failOpen, tCookie)
 	if t == nil {
-		fg.stats.requests.Add(1)
 		return fg, set, nil, true
 	}
 	return fg, set, t, false

@@ -417,11 +417,7 @@ func (lp *ringLoop) nextRequest(c *httpConn, rs *ringClient) {
 	// A body goes along only when it came whole with the head (small
 	// ones: the client buffer holds 4 KiB).
 	if req.minor != 1 || req.chunked || req.contentLength > int64(c.w-c.r) || req.upgrade != nil || req.expectContinue {
-		lp.handoff(c, rs, func() bool {
-			c.inRequest = true
-			c.acquireOut()
-			return l.handle(c)
-		})
+		lp.handoff(c, rs, func() bool { return l.handle(c) })
 		return
 	}
 	c.acquireOut()
@@ -436,14 +432,9 @@ func (lp *ringLoop) nextRequest(c *httpConn, rs *ringClient) {
 		lp.respond(c, rs, c.writeELBError(cfg, http.StatusServiceUnavailable, false))
 		return
 	}
-	fg.stats.requests.Add(1)
 	if !t.ip.IsValid() {
 		// A target known by name: the dialer resolves it.
-		lp.handoff(c, rs, func() bool {
-			c.inRequest = true
-			c.acquireOut()
-			return l.exchange(c, cfg, f, fg, set, t)
-		})
+		lp.handoff(c, rs, func() bool { return l.exchange(c, cfg, f, fg, set, t) })
 		return
 	}
 	t.inflight.Add(1)
@@ -716,11 +707,7 @@ func (lp *ringLoop) handoffResponse(c *httpConn, rs *ringClient) {
 	bc.pre = pre
 	cfg, f, fg, set, t, start := rs.cfg, rs.f, rs.fg, rs.set, rs.t, rs.start
 	rs.cfg, rs.f, rs.fg, rs.set, rs.t = nil, nil, nil, nil, nil
-	if !lp.handoff(c, rs, func() bool {
-		c.inRequest = true
-		c.acquireOut()
-		return c.l.resume(c, cfg, f, fg, set, t, bc, start)
-	}) {
+	if !lp.handoff(c, rs, func() bool { return c.l.resume(c, cfg, f, fg, set, t, bc, start) }) {
 		bc.close()
 		t.done()
 	}

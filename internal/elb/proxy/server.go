@@ -228,20 +228,20 @@ func (c *httpConn) kill() {
 }
 
 // run serves the connection's requests on its own goroutine until it
-// closes. first, when set, answers a request a ring loop handed over and
-// tells whether the connection stays open.
+// closes. first, when set, answers a request a ring loop handed over (its
+// head already parsed) and tells whether the connection stays open.
 func (c *httpConn) run(first func() bool) {
 	defer c.end()
 	for {
+		if first == nil && !c.readRequest() {
+			return
+		}
+		c.inRequest = true
+		c.acquireOut()
 		var keep bool
 		if first != nil {
 			keep, first = first(), nil
 		} else {
-			if !c.readRequest() {
-				return
-			}
-			c.inRequest = true
-			c.acquireOut()
 			keep = c.l.handle(c)
 		}
 		c.inRequest = false
