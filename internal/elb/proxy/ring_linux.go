@@ -498,7 +498,6 @@ func (lp *ringLoop) recvTarget(rs *ringClient, p []byte, op uint64, pollFirst bo
 func (lp *ringLoop) targetHead(c *httpConn, rs *ringClient, res int32) {
 	b := rs.b
 	if rs.killed {
-		lp.endExchange(rs, false)
 		lp.close(c, rs)
 		return
 	}
@@ -566,8 +565,7 @@ func (lp *ringLoop) targetHead(c *httpConn, rs *ringClient, res int32) {
 	c.out = append(c.out, body...)
 	rs.bodyLeft = left - int64(len(body))
 	if rs.bodyLeft == 0 {
-		lp.endExchange(rs, true)
-		lp.respond(c, rs, !rs.closeAfter)
+		lp.finish(c, rs)
 		return
 	}
 	lp.relay(c, rs)
@@ -599,16 +597,15 @@ func (lp *ringLoop) relayChunks(c *httpConn, p []byte, rs *ringClient, out []byt
 	c.out, used, done, err = rs.chunks.scan(out, p)
 	switch {
 	case err != nil:
+		// The status line is gone: cutting the connection is all that is
+		// left.
 		lp.p.log.Debug("target response failed", "target", rs.t.addr, "err", err)
-		c.out = c.out[:0]
-		lp.endExchange(rs, false)
 		lp.close(c, rs)
 	case done:
 		if used < len(p) {
 			rs.reuseTarget = false // more than the response
 		}
-		lp.endExchange(rs, true)
-		lp.respond(c, rs, !rs.closeAfter)
+		lp.finish(c, rs)
 	default:
 		lp.relay(c, rs)
 	}
@@ -619,16 +616,13 @@ func (lp *ringLoop) targetBody(c *httpConn, rs *ringClient, res int32) {
 		if out, ok := rs.chunks.eof(c.out[:0]); ok {
 			c.out = out
 			rs.reuseTarget = false
-			lp.endExchange(rs, true)
-			lp.respond(c, rs, !rs.closeAfter)
+			lp.finish(c, rs)
 			return
 		}
 	}
 	if rs.killed || res <= 0 {
 		// The client went away, or the target stopped early: the status
 		// line is gone, so cutting the connection is all that is left.
-		c.out = c.out[:0]
-		lp.endExchange(rs, false)
 		lp.close(c, rs)
 		return
 	}
@@ -643,6 +637,12 @@ func (lp *ringLoop) targetBody(c *httpConn, rs *ringClient, res int32) {
 		lp.relay(c, rs)
 		return
 	}
+	lp.finish(c, rs)
+}
+
+// finish ends an exchange whose whole response is read: the target
+// connection goes back to the pool and the rest of the response out.
+func (lp *ringLoop) finish(c *httpConn, rs *ringClient) {
 	lp.endExchange(rs, true)
 	lp.respond(c, rs, !rs.closeAfter)
 }
@@ -739,7 +739,8 @@ func (lp *ringLoop) handoff(c *httpConn, rs *ringClient, first func() bool) bool
 	return true
 }
 
-// close ends a connection with no chain in flight.
+// close ends a connection with no chain in flight, and the exchange it
+// was in, if any, as incomplete.
 func (lp *ringLoop) close(c *httpConn, rs *ringClient) {
 	if rs.t != nil {
 		lp.endExchange(rs, false)
